@@ -1,0 +1,29 @@
+# Builds the allocscope addon with node-gyp against the running Node's headers.
+{
+  "targets": [
+    {
+      "target_name": "allocscope",
+      "sources": [
+        "native/addon.cc",
+        "native/v8/heap-sampler.cc",
+        "native/v8/translate-heap-profile.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NAPI_CPP_EXCEPTIONS"
+      ],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++20", "-fno-omit-frame-pointer", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++20"
+      }
+    }
+  ]
+}

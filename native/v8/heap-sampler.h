@@ -1,0 +1,33 @@
+// Per-isolate control of V8's sampling heap profiler: start, stop, and snapshot as flat arrays.
+#pragma once
+
+#include <napi.h>
+#include <cstdint>
+
+namespace allocscope::v8heap {
+
+struct HeapSamplerSettings {
+  uint64_t intervalBytes;
+  int stackDepth;
+};
+
+// One HeapSampler exists per Node environment (main thread or worker), because V8's
+// sampler belongs to an isolate. It is only ever touched from that isolate's thread.
+class HeapSampler {
+ public:
+  // Starts V8's sampler. Throws if this sampler or another tool already runs it.
+  void start(Napi::Env env, const HeapSamplerSettings& settings);
+  // Stops V8's sampler and discards its samples; does nothing when idle.
+  void stop();
+  bool isRunning() const { return d_running; }
+  const HeapSamplerSettings& settings() const { return d_settings; }
+  // Returns the live samples as flat arrays (see translate-heap-profile.h). With
+  // collectGarbage, a full collection runs first so that dead objects are not reported.
+  Napi::Value snapshot(Napi::Env env, bool collectGarbage);
+
+ private:
+  bool d_running = false;
+  HeapSamplerSettings d_settings{};
+};
+
+}  // namespace allocscope::v8heap

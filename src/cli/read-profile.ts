@@ -1,0 +1,28 @@
+// readProfileFile loads and validates a profile for a CLI command; every failure names the file.
+import * as fs from 'node:fs';
+import { AllocscopeError } from '../errors';
+import { decode } from '../format';
+import type { Profile } from '../model/profile';
+
+const IO_MESSAGES: Record<string, string> = {
+  ENOENT: 'no such file',
+  EISDIR: 'is a directory, not a profile file',
+  EACCES: 'permission denied',
+};
+
+/** readProfileFile throws AllocscopeError `<file>: <what is wrong>` for unreadable or invalid files. */
+export function readProfileFile(file: string): Profile {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    throw new AllocscopeError('ERR_IO', `${file}: ${IO_MESSAGES[code ?? ''] ?? message}`, { cause: error });
+  }
+  try {
+    return decode(bytes);
+  } catch (error) {
+    if (error instanceof AllocscopeError) throw new AllocscopeError(error.code, `${file}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}

@@ -1,0 +1,24 @@
+// Gzip framing for pprof files: compress on write, and on read accept gzipped or raw protobuf as pprof does.
+import * as zlib from 'node:zlib';
+import { AllocscopeError } from '../errors';
+
+/** The largest profile allocscope will inflate; guards readers against decompression bombs. */
+export const MAX_PROFILE_BYTES = 512 * 1024 * 1024;
+
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+export function gzip(bytes: Uint8Array): Buffer {
+  return zlib.gzipSync(bytes);
+}
+
+/** gunzipIfNeeded inflates gzipped input and passes anything else through unchanged. */
+export function gunzipIfNeeded(bytes: Uint8Array): Uint8Array {
+  if (!isGzip(bytes)) return bytes;
+  try {
+    return zlib.gunzipSync(bytes, { maxOutputLength: MAX_PROFILE_BYTES });
+  } catch (error) {
+    throw new AllocscopeError('ERR_NOT_GZIP', `corrupt gzip data: ${(error as Error).message}`, { cause: error });
+  }
+}

@@ -1,0 +1,10 @@
+// allocscope's public API: named exports only, no logic.
+export { heap } from './heap/heap-profiler';
+export type { HeapSnapshotOptions } from './heap/heap-profiler';
+export type { HeapProfilerOptions, HeapProfilerSettings } from './heap/options';
+export { encode, decode } from './format';
+export { validateProfile } from './model/validate';
+export type { Profile, Sample, Location, Line, ProfileFunction, Mapping, Label, ValueType } from './model/profile';
+export { AllocscopeError } from './errors';
+export type { AllocscopeErrorCode } from './errors';
+export { VERSION } from './version';
