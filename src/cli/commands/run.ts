@@ -6,7 +6,7 @@ import type { Command } from '../command';
 import { checked, parseOptions, usageError } from '../args';
 import { MAX_INTERVAL_BYTES, MAX_STACK_DEPTH } from '../../heap/options';
 import { PROFILE_FILE_PATTERN } from '../../record/file-names';
-import { ENV } from '../../register';
+import { ENV } from '../../record/env-config';
 import { parseBytes, parseCount, parseSeconds, UnitParseError } from '../../util/parse-units';
 
 const OPTIONS = {

@@ -1,0 +1,60 @@
+// Test helpers: run the built CLI, make temporary directories, and read profiles the way users do.
+'use strict';
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { decode } = require('../../dist/index.js');
+const { topTable, sampleIndexOf } = require('../../dist/report/top.js');
+
+const ROOT = path.join(__dirname, '..', '..');
+const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+const FIXTURES = path.join(ROOT, 'test', 'fixtures');
+
+/** tempDir makes a fresh directory that is removed when the test process exits. */
+function tempDir(prefix = 'allocscope-test-') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** runCli runs `allocscope ...args` to completion and returns { status, signal, stdout, stderr }. */
+function runCli(args, options = {}) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000, ...options });
+}
+
+/** startCli starts `allocscope ...args` and resolves to its child process once its stdout says `ready`. */
+function startCli(args, options = {}) {
+  const child = spawn(process.execPath, [CLI, ...args], { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdoutText = '';
+  child.stderrText = '';
+  child.stderr.on('data', (chunk) => (child.stderrText += chunk));
+  const ready = new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      child.stdoutText += chunk;
+      if (child.stdoutText.includes('ready')) resolve(child);
+    });
+    child.on('exit', () => reject(new Error(`exited before ready: ${child.stderrText}`)));
+  });
+  child.exited = new Promise((resolve) => child.on('exit', (status, signal) => resolve({ status, signal })));
+  return ready;
+}
+
+/** profilesIn lists the heap profiles in dir, sorted by name (that is, by time). */
+function profilesIn(dir) {
+  return fs.readdirSync(dir).filter((name) => name.endsWith('.heap.pb.gz')).sort().map((name) => path.join(dir, name));
+}
+
+/** sharesOf returns { functionName: share of the total } of a sample type, by `flat` or `cum` value. */
+function sharesOf(profile, sampleType, by) {
+  const table = topTable(profile, sampleIndexOf(profile, sampleType), by);
+  const result = {};
+  for (const row of table.rows) result[row.name] = table.total === 0 ? 0 : row[by] / table.total;
+  return { shares: result, total: table.total };
+}
+
+function readProfile(file) {
+  return decode(fs.readFileSync(file));
+}
+
+module.exports = { ROOT, CLI, FIXTURES, tempDir, runCli, startCli, profilesIn, sharesOf, readProfile };
