@@ -26,7 +26,11 @@ export function parseOptions<T extends OptionSpec>(command: string, args: string
       throw usageError(command, `unknown option '${option}'${suggestion(option, known)}`);
     }
     if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      throw usageError(command, `option '${option.split(' ')[0]}' ${/argument missing/.test(message) ? 'needs a value' : 'takes no value'}`);
+      // parseArgs quotes options as '--out <value>' or '-h, --help': keep the long name.
+      const name = /--[\w-]+/.exec(option)?.[0] ?? option;
+      if (/does not take an argument/.test(message)) throw usageError(command, `option '${name}' takes no value`);
+      const dashHint = /ambiguous/.test(message) ? `; to pass a value that starts with '-', write ${name}=VALUE` : '';
+      throw usageError(command, `option '${name}' needs a value${dashHint}`);
     }
     throw usageError(command, message);
   }
