@@ -13,12 +13,15 @@ export function gzip(bytes: Uint8Array): Buffer {
   return zlib.gzipSync(bytes);
 }
 
-/** gunzipIfNeeded inflates gzipped input and passes anything else through unchanged. */
-export function gunzipIfNeeded(bytes: Uint8Array): Uint8Array {
+/** gunzipIfNeeded inflates gzipped input (up to maxBytes) and passes anything else through unchanged. */
+export function gunzipIfNeeded(bytes: Uint8Array, maxBytes = MAX_PROFILE_BYTES): Uint8Array {
   if (!isGzip(bytes)) return bytes;
   try {
-    return zlib.gunzipSync(bytes, { maxOutputLength: MAX_PROFILE_BYTES });
+    return zlib.gunzipSync(bytes, { maxOutputLength: maxBytes });
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new AllocscopeError('ERR_MALFORMED_PROFILE', `profile inflates to more than ${maxBytes} bytes; refusing to read it`, { cause: error });
+    }
     throw new AllocscopeError('ERR_NOT_GZIP', `corrupt gzip data: ${(error as Error).message}`, { cause: error });
   }
 }

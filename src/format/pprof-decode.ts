@@ -30,7 +30,10 @@ function malformed(message: string, cause?: unknown): AllocscopeError {
 
 /** num reads an int64 as a number: exact below 2^53, which covers every count, size and id. */
 function num(value: Int64): number {
-  return typeof value === 'number' ? value : value.high * 4294967296 + (value.low >>> 0);
+  if (typeof value === 'number') return value;
+  // uint64 fields (ids, addresses) decode as unsigned Longs: their high half is not a sign.
+  const high = value.unsigned ? value.high >>> 0 : value.high;
+  return high * 4294967296 + (value.low >>> 0);
 }
 
 function bigint(value: Int64): bigint {

@@ -41,7 +41,8 @@ export function validateProfile(profile: Profile): void {
   const locations = indexById<Location>(profile.locations, 'location');
   for (const location of locations.values()) {
     const mapping = location.mapping;
-    if (mapping !== undefined && (mapping.id === 0 || mappings.get(mapping.id) !== mapping)) {
+    // A missing mapping (undefined, or null from plain JS) means "no mapping", as in pprof.
+    if (mapping != null && (mapping.id === 0 || mappings.get(mapping.id) !== mapping)) {
       throw invalid(`location id ${location.id} has inconsistent mapping id ${mapping.id}`);
     }
     for (const line of location.lines) {

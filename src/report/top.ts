@@ -15,7 +15,7 @@ export interface TopRow {
 export interface TopTable {
   sampleType: ValueType;
   total: number;
-  /** Sorted by flat (or cum) descending, then by name. */
+  /** Sorted by the magnitude of flat (or cum), largest first, then by name. */
   rows: TopRow[];
 }
 
@@ -55,7 +55,7 @@ export function topTable(profile: Profile, sampleIndex: number, sortBy: 'flat' |
   let total = 0;
   for (const sample of profile.samples) {
     const value = sample.values[sampleIndex] ?? 0;
-    total += value;
+    total += Math.abs(value); // as pprof: diff profiles mix signs, and shares are of the magnitude
     const leaf = sample.locations[0]?.lines[0]?.function;
     if (leaf !== undefined) rowOf(leaf).flat += value;
     const seen = new Set<TopRow>();
@@ -64,7 +64,7 @@ export function topTable(profile: Profile, sampleIndex: number, sortBy: 'flat' |
     }
     for (const row of seen) row.cum += value;
   }
-  const sorted = [...rows.values()].sort((a, b) => b[sortBy] - a[sortBy] || a.name.localeCompare(b.name));
+  const sorted = [...rows.values()].sort((a, b) => Math.abs(b[sortBy]) - Math.abs(a[sortBy]) || a.name.localeCompare(b.name));
   return { sampleType: profile.sampleTypes[sampleIndex] as ValueType, total, rows: sorted };
 }
 
