@@ -102,6 +102,17 @@ describe('allocscope run', () => {
     assert.equal(sharesOf(main, 'inuse_space', 'cum').shares.workerRetain, undefined);
   });
 
+  it('profiles every Node process a command starts, each into files with its own pid', () => {
+    const dir = tempDir();
+    const node = JSON.stringify(process.execPath);
+    const run = runCli(['run', '--out', dir, '--', 'sh', '-c', `${node} -e "globalThis.a = [1]" && ${node} -e "globalThis.b = [2]"`]);
+    assert.equal(run.status, 0, run.stderr);
+    const pids = profilesIn(dir).map((file) => /-pid(\d+)-/.exec(file)[1]);
+    assert.equal(pids.length, 2);
+    assert.notEqual(pids[0], pids[1]);
+    assert.match(run.stderr, /wrote 2 profiles to /);
+  });
+
   it('keeps the NODE_OPTIONS the user already had', () => {
     const dir = tempDir();
     const run = runCli(['run', '--out', dir, '--', process.execPath, '-e', 'console.log(process.title)'], {
