@@ -16,8 +16,8 @@ class Addon : public Napi::Addon<Addon> {
   }
 
  private:
-  // heapStart(intervalBytes, stackDepth): options are validated in TypeScript; this only
-  // guards against calls that bypass it.
+  // heapStart(intervalBytes, stackDepth) -> false when another tool runs V8's sampler.
+  // Options are validated in TypeScript; this only guards against calls that bypass it.
   Napi::Value JsHeapStart(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
@@ -28,8 +28,8 @@ class Addon : public Napi::Addon<Addon> {
     if (!(intervalBytes >= 1) || stackDepth < 1) {
       throw Napi::RangeError::New(env, "heapStart: intervalBytes and stackDepth must be positive");
     }
-    d_heap.start(env, {static_cast<uint64_t>(intervalBytes), stackDepth});
-    return env.Undefined();
+    bool started = d_heap.start(env, {static_cast<uint64_t>(intervalBytes), stackDepth});
+    return Napi::Boolean::New(env, started);
   }
 
   Napi::Value JsHeapStop(const Napi::CallbackInfo& info) {
@@ -37,7 +37,8 @@ class Addon : public Napi::Addon<Addon> {
     return info.Env().Undefined();
   }
 
-  // heapSnapshot(collectGarbage): flat node and allocation tables of the live samples.
+  // heapSnapshot(collectGarbage): flat node and allocation tables of the live samples, or
+  // undefined when another tool stopped V8's sampler.
   Napi::Value JsHeapSnapshot(const Napi::CallbackInfo& info) {
     bool collectGarbage = info.Length() > 0 && info[0].ToBoolean().Value();
     return d_heap.snapshot(info.Env(), collectGarbage);

@@ -19,24 +19,22 @@ v8::HeapProfiler* currentHeapProfiler() {
 
 }  // namespace
 
-void HeapSampler::start(Napi::Env env, const HeapSamplerSettings& settings) {
+bool HeapSampler::start(Napi::Env env, const HeapSamplerSettings& settings) {
   if (d_running) {
     throw Napi::Error::New(
         env, "allocscope heap profiler is already running on this thread (intervalBytes=" +
                  std::to_string(d_settings.intervalBytes) +
                  ", stackDepth=" + std::to_string(d_settings.stackDepth) + "); call stop() first");
   }
-  // StartSamplingHeapProfiler returns false when someone else (another profiler or the
-  // inspector) already runs V8's one sampler on this isolate; sharing it would mix settings.
+  // StartSamplingHeapProfiler returns false when someone else already runs V8's one sampler on
+  // this isolate; sharing it would mix settings, and either side's stop would end both.
   if (!currentHeapProfiler()->StartSamplingHeapProfiler(settings.intervalBytes,
                                                         settings.stackDepth)) {
-    throw Napi::Error::New(env,
-                           "V8's sampling heap profiler is already running on this thread "
-                           "(started by another tool such as the inspector or @datadog/pprof); "
-                           "stop it before starting allocscope");
+    return false;
   }
   d_settings = settings;
   d_running = true;
+  return true;
 }
 
 void HeapSampler::stop() {
@@ -56,7 +54,8 @@ Napi::Value HeapSampler::snapshot(Napi::Env env, bool collectGarbage) {
   std::unique_ptr<v8::AllocationProfile> profile(
       isolate->GetHeapProfiler()->GetAllocationProfile());
   if (!profile) {
-    throw Napi::Error::New(env, "V8 returned no allocation profile; was its sampler stopped by another tool?");
+    d_running = false;  // V8 has no sampler running: another tool stopped it.
+    return env.Undefined();
   }
   return translateHeapProfile(env, isolate, *profile);
 }

@@ -15,14 +15,16 @@ struct HeapSamplerSettings {
 // sampler belongs to an isolate. It is only ever touched from that isolate's thread.
 class HeapSampler {
  public:
-  // Starts V8's sampler. Throws if this sampler or another tool already runs it.
-  void start(Napi::Env env, const HeapSamplerSettings& settings);
+  // Starts V8's sampler. Returns false, changing nothing, when another tool (the inspector,
+  // another profiler) already runs V8's one sampler on this isolate. Throws if this one runs.
+  bool start(Napi::Env env, const HeapSamplerSettings& settings);
   // Stops V8's sampler and discards its samples; does nothing when idle.
   void stop();
   bool isRunning() const { return d_running; }
   const HeapSamplerSettings& settings() const { return d_settings; }
   // Returns the live samples as flat arrays (see translate-heap-profile.h). With
   // collectGarbage, a full collection runs first so that dead objects are not reported.
+  // Returns undefined, and counts as stopped, when another tool stopped V8's sampler.
   Napi::Value snapshot(Napi::Env env, bool collectGarbage);
 
  private:

@@ -23,8 +23,9 @@ let running: { settings: HeapProfilerSettings; startNanos: bigint } | undefined;
 /** The JS heap profiler of the calling thread (main thread or worker: each has its own). */
 export const heap = {
   /**
-   * start begins sampling JS heap allocations. Throws TypeError/RangeError for bad options and
-   * AllocscopeError ERR_ALREADY_RUNNING (naming the running settings) when already started.
+   * start begins sampling JS heap allocations. Throws TypeError/RangeError for bad options,
+   * AllocscopeError ERR_ALREADY_RUNNING (naming the running settings) when already started, and
+   * ERR_SAMPLER_IN_USE when another tool runs V8's sampler on this thread.
    */
   start(options?: HeapProfilerOptions): void {
     const settings = resolveHeapOptions(options);
@@ -36,7 +37,13 @@ export const heap = {
           `stackDepth=${active.stackDepth}); call heap.stop() first`,
       );
     }
-    addon().heapStart(settings.intervalBytes, settings.stackDepth);
+    if (!addon().heapStart(settings.intervalBytes, settings.stackDepth)) {
+      throw new AllocscopeError(
+        'ERR_SAMPLER_IN_USE',
+        "V8's sampling heap profiler is already running on this thread, started by another tool " +
+          '(the inspector, @datadog/pprof, ...); stop that tool before starting allocscope',
+      );
+    }
     running = { settings, startNanos: nowNanos() };
   },
 
@@ -59,7 +66,8 @@ export const heap = {
 
   /**
    * profile returns the memory in use now, as sampled since start. Throws AllocscopeError
-   * ERR_NOT_RUNNING when the profiler was not started.
+   * ERR_NOT_RUNNING when the profiler was not started, or when another tool stopped V8's
+   * sampler meanwhile (allocscope then counts as stopped).
    */
   profile(options?: HeapSnapshotOptions): Profile {
     checkOptionsObject(options, ['collectGarbage'], 'allocscope heap.profile()');
@@ -68,6 +76,14 @@ export const heap = {
     }
     const collectGarbage = options?.collectGarbage === true;
     const snapshot = addon().heapSnapshot(collectGarbage);
+    if (snapshot === undefined) {
+      running = undefined;
+      throw new AllocscopeError(
+        'ERR_NOT_RUNNING',
+        "V8's sampling heap profiler was stopped by another tool on this thread (the inspector, " +
+          '@datadog/pprof, ...); allocscope counts as stopped now: call heap.start() again',
+      );
+    }
     return buildHeapProfile(snapshot, {
       settings: running.settings,
       startNanos: running.startNanos,

@@ -21,7 +21,9 @@ export interface HeapSnapshotArrays {
 
 /** NativeAddon is what allocscope.node exports; one instance per thread (context-aware). */
 export interface NativeAddon {
-  heapStart(intervalBytes: number, stackDepth: number): void;
+  /** Returns false when another tool already runs V8's sampler on this thread. */
+  heapStart(intervalBytes: number, stackDepth: number): boolean;
   heapStop(): void;
-  heapSnapshot(collectGarbage: boolean): HeapSnapshotArrays;
+  /** Returns undefined when another tool stopped V8's sampler since heapStart. */
+  heapSnapshot(collectGarbage: boolean): HeapSnapshotArrays | undefined;
 }

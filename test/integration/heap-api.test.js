@@ -120,13 +120,32 @@ describe('heap', () => {
     const datadog = require('@datadog/pprof');
     datadog.heap.start(512 * 1024, 64);
     try {
-      assert.throws(() => heap.start(), { message: /already running on this thread \(started by another tool/ });
+      assert.throws(() => heap.start(), { name: 'AllocscopeError', code: 'ERR_SAMPLER_IN_USE', message: /started by another tool/ });
       assert.equal(heap.isRunning(), false);
     } finally {
       datadog.heap.stop();
     }
     heap.start();
     assert.equal(heap.isRunning(), true);
+  });
+
+  it('counts as stopped, with a clear error, when another tool stops V8\'s sampler under it', () => {
+    const { Session } = require('node:inspector');
+    heap.start();
+    const session = new Session();
+    session.connect();
+    try {
+      // The inspector's stop ends V8's one sampler, which allocscope started.
+      session.post('HeapProfiler.enable');
+      session.post('HeapProfiler.startSampling');
+      session.post('HeapProfiler.stopSampling');
+    } finally {
+      session.disconnect();
+    }
+    assert.throws(() => heap.profile(), { name: 'AllocscopeError', code: 'ERR_NOT_RUNNING', message: /stopped by another tool/ });
+    assert.equal(heap.isRunning(), false);
+    heap.start();
+    assert.ok(heap.profile().sampleTypes.length === 2);
   });
 
   it('profiles a worker thread on its own: the worker\'s allocations, labelled with its thread id', async () => {

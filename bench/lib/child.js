@@ -1,0 +1,46 @@
+// Child-process trials: run a benchmark file in a fresh Node process and read back its one JSON result.
+'use strict';
+const { spawn } = require('node:child_process');
+
+const MARKER = '@@allocscope-bench-result ';
+
+/** reportResult is called by a child: prints its result on one marked stdout line. */
+function reportResult(result) {
+  process.stdout.write(`${MARKER}${JSON.stringify(result)}\n`);
+}
+
+/**
+ * runChild runs `node [execArgv] script [args]` in a fresh process and resolves to the object
+ * the child passed to reportResult. Its other output is forwarded (stdout lines to our stdout
+ * when `echo` is true). Rejects when the child fails or reports nothing.
+ */
+function runChild(script, args, { execArgv = [], echo = false, env = process.env } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...execArgv, script, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env,
+    });
+    let buffered = '';
+    let result;
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      buffered += chunk;
+      let nl;
+      while ((nl = buffered.indexOf('\n')) !== -1) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (line.startsWith(MARKER)) result = JSON.parse(line.slice(MARKER.length));
+        else if (echo) process.stdout.write(`${line}\n`);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (buffered !== '' && echo) process.stdout.write(buffered);
+      if (code !== 0) reject(new Error(`${script} ${args.join(' ')} exited with ${signal ?? code}`));
+      else if (result === undefined) reject(new Error(`${script} ${args.join(' ')} reported no result`));
+      else resolve(result);
+    });
+  });
+}
+
+module.exports = { runChild, reportResult };

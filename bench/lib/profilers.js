@@ -1,0 +1,24 @@
+// Loads the two profilers under test: allocscope from dist/ and @datadog/pprof from node_modules.
+'use strict';
+const path = require('node:path');
+const { ROOT } = require('./env');
+
+/** loadAllocscope returns allocscope's public API as built by `npm run build:ts`. */
+function loadAllocscope() {
+  try {
+    return require(path.join(ROOT, 'dist', 'index.js'));
+  } catch (error) {
+    throw new Error(`cannot load allocscope from dist/ (run \`npm run build\` first): ${error.message}`, { cause: error });
+  }
+}
+
+/** loadDatadog returns @datadog/pprof (a devDependency). */
+function loadDatadog() {
+  try {
+    return require('@datadog/pprof');
+  } catch (error) {
+    throw new Error(`cannot load @datadog/pprof (run \`npm install\`): ${error.message}`, { cause: error });
+  }
+}
+
+module.exports = { loadAllocscope, loadDatadog };

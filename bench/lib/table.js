@@ -1,0 +1,55 @@
+// Plain-text tables and number formatting for benchmark output.
+'use strict';
+
+/**
+ * formatTable lays out rows under column titles. columns: [{ title, align: 'left'|'right' }];
+ * rows: arrays of strings. Returns the table as one string (no trailing newline).
+ */
+function formatTable(columns, rows) {
+  const widths = columns.map((c, i) => Math.max(c.title.length, ...rows.map((r) => String(r[i]).length)));
+  const cell = (text, i) => {
+    const s = String(text);
+    return columns[i].align === 'left' ? s.padEnd(widths[i]) : s.padStart(widths[i]);
+  };
+  const lines = [
+    columns.map((c, i) => cell(c.title, i)).join('  '),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...rows.map((r) => r.map((v, i) => cell(v, i)).join('  ')),
+  ];
+  return lines.map((l) => l.trimEnd()).join('\n');
+}
+
+/** formatMarkdownTable lays out the same rows as a GitHub markdown table. */
+function formatMarkdownTable(columns, rows) {
+  const head = `| ${columns.map((c) => c.title).join(' | ')} |`;
+  const rule = `| ${columns.map((c) => (c.align === 'left' ? '---' : '---:')).join(' | ')} |`;
+  return [head, rule, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+/** fmt formats a number with a fixed count of decimals and thousands separators. */
+function fmt(value, decimals = 0) {
+  if (!Number.isFinite(value)) return 'n/a';
+  return value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+}
+
+/** fmtRatio formats a ratio with 3 decimals. */
+function fmtRatio(value) {
+  return Number.isFinite(value) ? value.toFixed(3) : 'n/a';
+}
+
+/** fmtPct formats a fraction as a signed percentage, e.g. +1.2%. */
+function fmtPct(fraction, decimals = 1) {
+  if (!Number.isFinite(fraction)) return 'n/a';
+  const pct = fraction * 100;
+  return `${pct >= 0 ? '+' : ''}${pct.toFixed(decimals)}%`;
+}
+
+/** fmtBytes formats a byte count in B, KiB or MiB. */
+function fmtBytes(bytes) {
+  if (!Number.isFinite(bytes)) return 'n/a';
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+module.exports = { formatTable, formatMarkdownTable, fmt, fmtRatio, fmtPct, fmtBytes };
