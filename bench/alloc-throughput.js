@@ -258,7 +258,7 @@ async function main() {
   if (options.json) writeJson(options.json, { environment: env, seed: options.seed, ...summary });
 }
 
-module.exports = { runBenchmark, formatThroughput, DEFAULT_UNITS };
+module.exports = { runBenchmark, formatThroughput, DEFAULT_UNITS, WARMUP_UNITS, makeState, runUnits };
 
 if (require.main === module) {
   main().catch((error) => {

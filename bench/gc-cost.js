@@ -4,13 +4,15 @@ const { runChild, reportResult } = require('./lib/child');
 const { summarize } = require('./lib/stats');
 const { formatTable, fmt } = require('./lib/table');
 const { environment, formatEnvironment } = require('./lib/env');
+const { parseBenchArgs, writeJson } = require('./lib/cli');
 const { loadAllocscope } = require('./lib/profilers');
 
-const USAGE = `Usage: node bench/gc-cost.js [--rounds N] [--sizes 50,200,800]
+const USAGE = `Usage: node bench/gc-cost.js [--rounds N] [--quick] [--sizes 50,200,800] [--json FILE]
 
 For each heap size (MiB of retained small objects), a fresh process starts allocscope's heap
 profiler, builds the heap, then times heap.profile() and heap.profile({ collectGarbage: true })
-alternately, N rounds each (default 7). The collection is what the profile written at exit pays.`;
+alternately, N rounds each (default 7; --quick: 3). The collection is what the profile written at
+exit pays.`;
 
 /** Child: build a heap of `mib` MiB, then time both kinds of snapshot alternately. */
 function trial(mib, rounds) {
@@ -33,14 +35,15 @@ function trial(mib, rounds) {
 }
 
 async function main(argv) {
-  if (argv.includes('--help') || argv.includes('-h')) return console.log(USAGE);
-  const value = (flag, fallback) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : fallback);
-  const rounds = Number(value('--rounds', '7'));
-  const sizes = value('--sizes', '50,200,800').split(',').map(Number);
+  const options = parseBenchArgs(argv, { usage: USAGE, defaultRounds: 7, quickRounds: 3, extra: { sizes: { type: 'string', default: '50,200,800' } } });
+  const { rounds } = options;
+  const sizes = options.sizes.split(',').map(Number);
   console.log(formatEnvironment(environment()));
+  const results = [];
   const rows = [];
   for (const mib of sizes) {
     const result = await runChild(__filename, ['--trial', String(mib), String(rounds)], { execArgv: ['--max-old-space-size=4096'] });
+    results.push({ mib, ...result });
     const plain = summarize(result.plain);
     const collected = summarize(result.collected);
     rows.push([fmt(result.heapUsedMiB), `${plain.median.toFixed(2)} (${plain.min.toFixed(2)}-${plain.max.toFixed(2)})`,
@@ -52,6 +55,7 @@ async function main(argv) {
     { title: 'profile()', align: 'right' },
     { title: 'profile({ collectGarbage: true })', align: 'right' },
   ], rows));
+  if (options.json) writeJson(options.json, { environment: environment(), rounds, results });
 }
 
 if (process.argv[2] === '--trial') trial(Number(process.argv[3]), Number(process.argv[4]));

@@ -91,4 +91,17 @@ function bootstrapRatioCI(a, b, { level = 0.95, iterations = 4000, seed = 1 } = 
   return { low: quantileSorted(ratios, tail), high: quantileSorted(ratios, 1 - tail), level };
 }
 
-module.exports = { sorted, quantile, quantileSorted, median, summarize, ratio, mulberry32, shuffled, bootstrapRatioCI };
+/**
+ * bootstrapPairedCI estimates a confidence interval of `statistic(pairs)` by resampling whole
+ * pairs (e.g. blocks of phases measured together) with replacement. Returns { low, high, level }.
+ */
+function bootstrapPairedCI(pairs, statistic, { level = 0.95, iterations = 4000, seed = 1 } = {}) {
+  const rng = mulberry32(seed);
+  const values = new Float64Array(iterations);
+  for (let i = 0; i < iterations; i++) values[i] = statistic(resample(pairs, rng));
+  values.sort();
+  const tail = (1 - level) / 2;
+  return { low: quantileSorted(values, tail), high: quantileSorted(values, 1 - tail), level };
+}
+
+module.exports = { sorted, quantile, quantileSorted, median, summarize, ratio, mulberry32, shuffled, bootstrapRatioCI, bootstrapPairedCI };
