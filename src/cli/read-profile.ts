@@ -3,12 +3,7 @@ import * as fs from 'node:fs';
 import { AllocscopeError } from '../errors';
 import { decode } from '../format';
 import type { Profile } from '../model/profile';
-
-const IO_MESSAGES: Record<string, string> = {
-  ENOENT: 'no such file',
-  EISDIR: 'is a directory, not a profile file',
-  EACCES: 'permission denied',
-};
+import { describeIoError } from '../util/io-errors';
 
 /** readProfileFile throws AllocscopeError `<file>: <what is wrong>` for unreadable or invalid files. */
 export function readProfileFile(file: string): Profile {
@@ -16,8 +11,7 @@ export function readProfileFile(file: string): Profile {
   try {
     bytes = fs.readFileSync(file);
   } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
-    throw new AllocscopeError('ERR_IO', `${file}: ${IO_MESSAGES[code ?? ''] ?? message}`, { cause: error });
+    throw new AllocscopeError('ERR_IO', `${file}: ${describeIoError(error)}`, { cause: error });
   }
   try {
     return decode(bytes);

@@ -2,9 +2,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { threadId } from 'node:worker_threads';
+import { AllocscopeError } from '../errors';
 import { encode } from '../format';
 import { heap } from '../heap/heap-profiler';
 import type { HeapProfilerOptions } from '../heap/options';
+import { describeIoError } from '../util/io-errors';
 import { onFinalExit } from './exit-hooks';
 import { profileFileName } from './file-names';
 
@@ -32,7 +34,11 @@ export class HeapRecorder {
 
   /** start creates the directory and starts sampling; throws if either fails. */
   start(): void {
-    fs.mkdirSync(this.options.outDir, { recursive: true });
+    try {
+      fs.mkdirSync(this.options.outDir, { recursive: true });
+    } catch (error) {
+      throw new AllocscopeError('ERR_IO', `cannot write profiles to ${this.options.outDir}: ${describeIoError(error)}`, { cause: error });
+    }
     heap.start(this.options.heap);
     if (this.options.periodSeconds !== undefined) {
       this.timer = setInterval(() => this.writePeriodic(), this.options.periodSeconds * 1000);
@@ -50,7 +56,7 @@ export class HeapRecorder {
       const { file, bytes } = this.takeProfile(true);
       fs.writeFileSync(file, bytes);
     } catch (error) {
-      this.options.report(`could not write the final heap profile: ${(error as Error).message}`);
+      this.options.report(`could not write the final heap profile: ${describeIoError(error)}`);
     }
     heap.stop();
   }
@@ -59,7 +65,7 @@ export class HeapRecorder {
     try {
       const { file, bytes } = this.takeProfile(false);
       fs.writeFile(file, bytes, (error) => {
-        if (error) this.options.report(`could not write ${file}: ${error.message}`);
+        if (error) this.options.report(`could not write ${file}: ${describeIoError(error)}`);
       });
     } catch (error) {
       this.options.report(`could not take a heap profile: ${(error as Error).message}`);

@@ -73,7 +73,7 @@ describe('allocscope CLI', () => {
     fs.writeFileSync(gzippedJunk, zlib.gzipSync(Buffer.from('{"not": "protobuf"}')));
     const cases = [
       [path.join(dir, 'missing.pb.gz'), /: no such file$/],
-      [dir, /: is a directory, not a profile file$/],
+      [dir, /: is a directory, not a file$/],
       [empty, /: malformed profile: empty input$/],
       [text, /: malformed profile: not a pprof profile/],
       [badGzip, /: corrupt gzip data: /],

@@ -148,6 +148,38 @@ describe('heap', () => {
     assert.ok(heap.profile().sampleTypes.length === 2);
   });
 
+  it('survives many start/profile/stop cycles without leaking', () => {
+    const cycle = () => {
+      heap.start({ intervalBytes: 16 * 1024 });
+      retainKnownBytes(50, 100);
+      heap.profile();
+      heap.stop();
+      retained.length = 0;
+    };
+    for (let i = 0; i < 20; i++) cycle();
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    for (let i = 0; i < 200; i++) cycle();
+    const grownMiB = (process.memoryUsage().rss - before) / 1048576;
+    assert.ok(grownMiB < 32, `RSS grew ${grownMiB.toFixed(1)} MiB over 200 cycles`);
+    assert.equal(heap.isRunning(), false);
+  });
+
+  it('lets workers exit with their sampler still running, many at once, without harm to the process', async () => {
+    const source = `
+      const { heap } = require(${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))});
+      heap.start({ intervalBytes: 8192 });
+      globalThis.kept = Array.from({ length: 5000 }, (_, i) => ({ i }));
+    `;
+    const exits = Array.from({ length: 6 }, () => {
+      const worker = new Worker(source, { eval: true });
+      return new Promise((resolve, reject) => worker.once('exit', resolve).once('error', reject));
+    });
+    assert.deepEqual(await Promise.all(exits), [0, 0, 0, 0, 0, 0]);
+    heap.start();
+    assert.ok(Array.isArray(heap.profile().samples));
+  });
+
   it('profiles a worker thread on its own: the worker\'s allocations, labelled with its thread id', async () => {
     heap.start({ intervalBytes: 32 * 1024 });
     const worker = new Worker(path.join(FIXTURES, 'worker-profile.js'), { workerData: { allocscope: path.join(ROOT, 'dist', 'index.js') } });

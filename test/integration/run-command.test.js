@@ -127,6 +127,17 @@ describe('allocscope run', () => {
     assert.match(run.stderr, /allocscope: cannot run 'no-such-command-allocscope': command not found/);
   });
 
+  it('reports an unusable output directory once per process and lets the program run', () => {
+    const notADirectory = path.join(tempDir(), 'file');
+    fs.writeFileSync(notADirectory, '');
+    const run = runCli(['run', '--out', notADirectory, '--', process.execPath, '-e', 'console.log("still running")']);
+    assert.equal(run.status, 0);
+    assert.equal(run.stdout, 'still running\n');
+    const complaints = run.stderr.split('\n').filter((line) => line.includes('profiling is off for this process'));
+    assert.equal(complaints.length, 1, run.stderr);
+    assert.equal(complaints[0], `allocscope: cannot write profiles to ${notADirectory}: a file with that name is in the way; profiling is off for this process`);
+  });
+
   it('reports bad settings in the environment once and lets the program run', () => {
     const dir = tempDir();
     const run = runCli(['run', '--out', dir, '--', process.execPath, '-e', 'console.log("still running")'], {
