@@ -102,9 +102,8 @@ class ProfileWriter {
     // Each sample is finished in its own writer and added as bytes: protobufjs keeps an object per
     // written field until finish(), and for a whole profile those objects outlived the young
     // generation, so garbage collection took most of the time. Finished at once, they die young.
-    const sampleWriter = new ProfileWriter(this.strings, this.encodedLabels);
+    const w = new ProfileWriter(this.strings, this.encodedLabels);
     for (const sample of profile.samples) {
-      const w = sampleWriter;
       if (sample.locations.length > 0) {
         w.begin(s.locationId);
         for (const location of sample.locations) w.varint(location.id);
