@@ -6,7 +6,17 @@
       "sources": [
         "native/addon.cc",
         "native/v8/heap-sampler.cc",
-        "native/v8/translate-heap-profile.cc"
+        "native/v8/translate-heap-profile.cc",
+        "native/hooks/originals.cc",
+        "native/hooks/got-patcher.cc",
+        "native/hooks/intercept.cc",
+        "native/sampler/stack-capture.cc",
+        "native/aggregate/sample-recorder.cc",
+        "native/aggregate/aggregator.cc",
+        "native/session/native-session.cc",
+        "native/session/translate-native-profile.cc",
+        "native/symbolize/symbolizer.cc",
+        "native/symbolize/elf-image.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -20,6 +30,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++20", "-fno-omit-frame-pointer", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "libraries": ["-ldl"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++20"

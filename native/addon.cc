@@ -1,6 +1,8 @@
 // Module init: one Addon instance per Node environment (main thread or worker), so the addon is context-aware.
 #include <napi.h>
 
+#include "session/native-session.h"
+#include "session/translate-native-profile.h"
 #include "v8/heap-sampler.h"
 
 namespace allocscope {
@@ -12,6 +14,10 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("heapStart", &Addon::JsHeapStart),
                              InstanceMethod("heapStop", &Addon::JsHeapStop),
                              InstanceMethod("heapSnapshot", &Addon::JsHeapSnapshot),
+                             InstanceMethod("nativeStart", &Addon::JsNativeStart),
+                             InstanceMethod("nativeStop", &Addon::JsNativeStop),
+                             InstanceMethod("nativeSnapshot", &Addon::JsNativeSnapshot),
+                             InstanceMethod("nativeStats", &Addon::JsNativeStats),
                          });
   }
 
@@ -42,6 +48,51 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value JsHeapSnapshot(const Napi::CallbackInfo& info) {
     bool collectGarbage = info.Length() > 0 && info[0].ToBoolean().Value();
     return d_heap.snapshot(info.Env(), collectGarbage);
+  }
+
+  // nativeStart(intervalBytes, stackDepth) -> "" when started, else why not. The native
+  // session is process-wide: hooks see every thread, whichever thread started them.
+  Napi::Value JsNativeStart(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+      throw Napi::TypeError::New(env, "nativeStart(intervalBytes, stackDepth) expects two numbers");
+    }
+    double intervalBytes = info[0].As<Napi::Number>().DoubleValue();
+    int32_t stackDepth = info[1].As<Napi::Number>().Int32Value();
+    if (!(intervalBytes >= 1) || stackDepth < 1 || stackDepth > ring::kMaxFrames) {
+      throw Napi::RangeError::New(env, "nativeStart: intervalBytes must be positive and stackDepth 1 to 128");
+    }
+    std::string whyNot =
+        session::NativeSession::instance().start({static_cast<uint64_t>(intervalBytes), stackDepth});
+    return Napi::String::New(env, whyNot);
+  }
+
+  Napi::Value JsNativeStop(const Napi::CallbackInfo& info) {
+    session::NativeSession::instance().stop();
+    return info.Env().Undefined();
+  }
+
+  // nativeSnapshot() -> flat arrays (see translate-native-profile.h), undefined when idle.
+  Napi::Value JsNativeSnapshot(const Napi::CallbackInfo& info) {
+    auto& native = session::NativeSession::instance();
+    if (!native.running()) return info.Env().Undefined();
+    return session::translateNativeProfile(info.Env(), native.snapshot());
+  }
+
+  Napi::Value JsNativeStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    session::NativeStats stats = session::NativeSession::instance().stats();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("running", stats.running);
+    result.Set("samples", static_cast<double>(stats.samples));
+    result.Set("droppedRingFull", static_cast<double>(stats.droppedRingFull));
+    result.Set("droppedTableFull", static_cast<double>(stats.droppedTableFull));
+    result.Set("droppedStackTableFull", static_cast<double>(stats.droppedStackTableFull));
+    result.Set("liveSamples", static_cast<double>(stats.liveSamples));
+    result.Set("hookedObjects", static_cast<double>(stats.hookedObjects));
+    result.Set("hookedSlots", static_cast<double>(stats.hookedSlots));
+    result.Set("profilerBytes", static_cast<double>(stats.profilerBytes));
+    return result;
   }
 
   v8heap::HeapSampler d_heap;

@@ -5,6 +5,7 @@ export type AllocscopeErrorCode =
   | 'ERR_ALREADY_RUNNING'
   | 'ERR_NOT_RUNNING'
   | 'ERR_SAMPLER_IN_USE'
+  | 'ERR_UNSUPPORTED'
   | 'ERR_NOT_GZIP'
   | 'ERR_MALFORMED_PROFILE'
   | 'ERR_INVALID_PROFILE'

@@ -2,6 +2,9 @@
 export { heap } from './heap/heap-profiler';
 export type { HeapSnapshotOptions } from './heap/heap-profiler';
 export type { HeapProfilerOptions, HeapProfilerSettings } from './heap/options';
+export { native } from './native-heap/native-profiler';
+export type { NativeProfilerOptions, NativeProfilerSettings } from './native-heap/options';
+export type { NativeStats } from './native/types';
 export { encode, decode } from './format';
 export { validateProfile } from './model/validate';
 export type { Profile, Sample, Location, Line, ProfileFunction, Mapping, Label, ValueType } from './model/profile';

@@ -74,6 +74,23 @@ export class ProfileBuilder {
     return location;
   }
 
+  /**
+   * addressLocation returns the one location for a native program counter; with a function
+   * name it gets one line naming that function, without one (JIT code, stripped objects) none,
+   * and pprof shows the address.
+   */
+  addressLocation(address: number, mapping: Mapping | undefined, functionName: string): Location {
+    const key = `@${address}`;
+    let location = this.locationsByKey.get(key);
+    if (location === undefined) {
+      const lines = functionName === '' ? [] : [{ function: this.sourceFunction(functionName, '', 0), line: 0, column: 0 }];
+      location = { id: this.locations.length + 1, mapping, address, lines, isFolded: false };
+      this.locations.push(location);
+      this.locationsByKey.set(key, location);
+    }
+    return location;
+  }
+
   /** addSample appends a sample; `locations` is leaf first, `values` one per sample type. */
   addSample(locations: Location[], values: number[], labels: Label[] = []): void {
     this.samples.push({ locations, values, labels });

@@ -19,6 +19,55 @@ export interface HeapSnapshotArrays {
   allocationCount: Float64Array;
 }
 
+/** One executable mapping of a loaded object (native/symbolize/symbolizer.h). */
+export interface LoadedObject {
+  path: string;
+  start: number;
+  limit: number;
+  fileOffset: number;
+  buildId: string;
+}
+
+/**
+ * NativeSnapshotArrays is the native profiler's state flattened by
+ * native/session/translate-native-profile.cc. Stack i is stackPcs[stackOffsets[i]] up to
+ * stackOffsets[i + 1], leaf first, as indexes into pcs; pc j lies in objects[pcObject[j]]
+ * (-1: none, e.g. JIT code) and is in function strings[pcFunction[j]] ("" when unknown).
+ * Totals are per stack, already unbiased for sampling.
+ */
+export interface NativeSnapshotArrays {
+  objects: LoadedObject[];
+  strings: string[];
+  pcs: Float64Array;
+  pcObject: Int32Array;
+  pcFunction: Int32Array;
+  stackOffsets: Int32Array;
+  stackPcs: Int32Array;
+  allocObjects: Float64Array;
+  allocBytes: Float64Array;
+  inuseObjects: Float64Array;
+  inuseBytes: Float64Array;
+  liveSamples: number;
+}
+
+/** NativeStats are the native profiler's counters (see native.stats()). */
+export interface NativeStats {
+  running: boolean;
+  /** Allocations sampled since start. */
+  samples: number;
+  /** Samples lost because the ring buffer, the address table or the stack table was full. */
+  droppedRingFull: number;
+  droppedTableFull: number;
+  droppedStackTableFull: number;
+  /** Sampled allocations not freed yet. */
+  liveSamples: number;
+  /** Loaded objects looked at and GOT slots rewritten. */
+  hookedObjects: number;
+  hookedSlots: number;
+  /** Memory the profiler itself uses: fixed buffers plus its tables. */
+  profilerBytes: number;
+}
+
 /** NativeAddon is what allocscope.node exports; one instance per thread (context-aware). */
 export interface NativeAddon {
   /** Returns false when another tool already runs V8's sampler on this thread. */
@@ -26,4 +75,10 @@ export interface NativeAddon {
   heapStop(): void;
   /** Returns undefined when another tool stopped V8's sampler since heapStart. */
   heapSnapshot(collectGarbage: boolean): HeapSnapshotArrays | undefined;
+  /** Returns "" when started, else why not. Process-wide. */
+  nativeStart(intervalBytes: number, stackDepth: number): string;
+  nativeStop(): void;
+  /** Returns undefined when native profiling is not running. */
+  nativeSnapshot(): NativeSnapshotArrays | undefined;
+  nativeStats(): NativeStats;
 }

@@ -1,0 +1,123 @@
+// A lock-free open-addressing table from live sampled addresses to their sample ids, behind a counting prefilter.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace allocscope::aggregate {
+
+// AddressTable answers, on every hooked free, "was this address sampled?". Most frees are of
+// unsampled blocks, so a free first reads one byte of a counting prefilter (a hashed count of
+// live sampled addresses) and stops when it is 0: probing the table itself on every free would
+// cost 3-5 ns. Inserts and removes are lock-free (CAS on the key); a key is owned by one thread
+// at a time because an address is live at most once. Probing is bounded: an insert that finds
+// no cell within kMaxProbe gives up and the sample is dropped and counted. Storage (cells and
+// filter) is allocated up front by the caller.
+class AddressTable {
+ public:
+  static constexpr uintptr_t kEmpty = 0;
+  static constexpr uintptr_t kRemoved = 1;
+  static constexpr uintptr_t kClaimed = 2;  // an insert is writing this cell
+  static constexpr int kMaxProbe = 32;
+
+  struct Cell {
+    std::atomic<uintptr_t> address;
+    std::atomic<uint64_t> sampleId;
+  };
+
+  static size_t bytesFor(size_t capacity, size_t filterSize) { return capacity * sizeof(Cell) + filterSize; }
+
+  // capacity and filterSize must be powers of two; storage holds bytesFor(capacity, filterSize).
+  AddressTable(void* storage, size_t capacity, size_t filterSize)
+      : d_cells(static_cast<Cell*>(storage)),
+        d_capacityMask(capacity - 1),
+        d_filter(reinterpret_cast<uint8_t*>(d_cells + capacity)),
+        d_filterMask(filterSize - 1) {
+    clear();
+  }
+
+  void clear() {
+    std::memset(static_cast<void*>(d_cells), 0, (d_capacityMask + 1) * sizeof(Cell));
+    std::memset(d_filter, 0, d_filterMask + 1);
+  }
+
+  // mayContain is the free path's first and usually last check.
+  bool mayContain(uintptr_t address) const {
+    return __atomic_load_n(&d_filter[filterIndex(address)], __ATOMIC_RELAXED) != 0;
+  }
+
+  bool insert(uintptr_t address, uint64_t sampleId) {
+    size_t index = cellIndex(address);
+    for (int probe = 0; probe < kMaxProbe; ++probe, index = (index + 1) & d_capacityMask) {
+      Cell& cell = d_cells[index];
+      uintptr_t seen = cell.address.load(std::memory_order_relaxed);
+      if (seen != kEmpty && seen != kRemoved) continue;
+      // Claim the cell, then write the id, then publish the address (release): a reader that
+      // sees the address also sees its id, and two inserts never share a cell.
+      if (!cell.address.compare_exchange_strong(seen, kClaimed, std::memory_order_acquire)) continue;
+      cell.sampleId.store(sampleId, std::memory_order_relaxed);
+      cell.address.store(address, std::memory_order_release);
+      adjustFilter(address, +1);
+      return true;
+    }
+    return false;
+  }
+
+  // remove forgets a live address and returns its sample id, or 0 when it was not sampled.
+  uint64_t remove(uintptr_t address) {
+    size_t index = cellIndex(address);
+    for (int probe = 0; probe < kMaxProbe; ++probe, index = (index + 1) & d_capacityMask) {
+      Cell& cell = d_cells[index];
+      uintptr_t seen = cell.address.load(std::memory_order_acquire);
+      if (seen == kEmpty) return 0;
+      if (seen != address) continue;
+      uint64_t sampleId = cell.sampleId.load(std::memory_order_relaxed);
+      if (cell.address.compare_exchange_strong(seen, kRemoved, std::memory_order_acq_rel)) {
+        adjustFilter(address, -1);
+        return sampleId;
+      }
+      return 0;
+    }
+    return 0;
+  }
+
+  // forEachLive calls use(sampleId) for every address live now (a snapshot that may miss
+  // entries inserted or removed concurrently, which the next snapshot sees).
+  template <typename Use>
+  void forEachLive(Use&& use) const {
+    for (size_t i = 0; i <= d_capacityMask; ++i) {
+      uintptr_t address = d_cells[i].address.load(std::memory_order_acquire);
+      if (address == kEmpty || address == kRemoved || address == kClaimed) continue;
+      uint64_t sampleId = d_cells[i].sampleId.load(std::memory_order_relaxed);
+      if (sampleId != 0) use(sampleId);
+    }
+  }
+
+  size_t capacity() const { return d_capacityMask + 1; }
+
+ private:
+  static uint64_t mix(uintptr_t address) { return (address >> 4) * 0x9E3779B97F4A7C15ull; }
+  size_t cellIndex(uintptr_t address) const { return (mix(address) >> 20) & d_capacityMask; }
+  size_t filterIndex(uintptr_t address) const { return (mix(address) >> 40) & d_filterMask; }
+
+  // Counts saturate at 255 and then stay: a stuck count only costs false positives.
+  void adjustFilter(uintptr_t address, int delta) {
+    uint8_t* count = &d_filter[filterIndex(address)];
+    uint8_t seen = __atomic_load_n(count, __ATOMIC_RELAXED);
+    while (seen != 255 && !(delta < 0 && seen == 0)) {
+      if (__atomic_compare_exchange_n(count, &seen, static_cast<uint8_t>(seen + delta), true, __ATOMIC_RELAXED,
+                                      __ATOMIC_RELAXED)) {
+        return;
+      }
+    }
+  }
+
+  Cell* d_cells;
+  size_t d_capacityMask;
+  uint8_t* d_filter;
+  size_t d_filterMask;
+};
+
+}  // namespace allocscope::aggregate

@@ -1,0 +1,106 @@
+// Aggregator: interns stacks, accumulates allocation totals, and computes in-use memory from live samples.
+#include "aggregate/aggregator.h"
+
+#include <unordered_set>
+
+#include "sampler/sampler.h"
+
+namespace allocscope::aggregate {
+
+size_t Aggregator::StackHash::operator()(const std::vector<uintptr_t>& frames) const {
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (uintptr_t frame : frames) hash = (hash ^ frame) * 0x100000001b3ull;
+  return static_cast<size_t>(hash);
+}
+
+void Aggregator::drain(SampleRing& ring, const AddressTable& table, uint64_t intervalBytes, bool prune) {
+  std::lock_guard<std::mutex> lock(d_mutex);
+  drainLocked(ring, intervalBytes);
+  if (prune) pruneLocked(table, intervalBytes, nullptr);
+}
+
+void Aggregator::drainLocked(SampleRing& ring, uint64_t intervalBytes) {
+  std::vector<uintptr_t> frames;
+  while (ring.tryPop([&](const ring::SampleRecord& record) {
+    frames.assign(record.frames, record.frames + record.depth);
+    auto known = d_stackIds.find(frames);
+    if (known == d_stackIds.end() && bytesUsedLocked() >= d_maxBytes) {
+      ++d_droppedStackTableFull;
+      return;
+    }
+    auto [entry, added] = d_stackIds.try_emplace(frames, static_cast<uint32_t>(d_stacks.size()));
+    if (added) {
+      d_stacks.push_back(frames);
+      d_totals.emplace_back();
+      d_frameCount += frames.size();
+    }
+    double weight = sampler::sampleWeight(record.sizeBytes, intervalBytes);
+    StackTotals& totals = d_totals[entry->second];
+    totals.allocObjects += weight;
+    totals.allocBytes += weight * static_cast<double>(record.sizeBytes);
+    d_live[record.sampleId] = {entry->second, record.sizeBytes};
+  })) {
+  }
+}
+
+AggregateSnapshot Aggregator::snapshot(SampleRing& ring, const AddressTable& table, uint64_t intervalBytes) {
+  std::lock_guard<std::mutex> lock(d_mutex);
+  drainLocked(ring, intervalBytes);
+  AggregateSnapshot result;
+  result.stacks = d_stacks;
+  result.totals = d_totals;
+  pruneLocked(table, intervalBytes, &result.totals);
+  result.liveSamples = d_live.size();
+  return result;
+}
+
+void Aggregator::pruneLocked(const AddressTable& table, uint64_t intervalBytes, std::vector<StackTotals>* inuse) {
+  std::unordered_set<uint64_t> live;
+  live.reserve(d_live.size());
+  table.forEachLive([&](uint64_t sampleId) {
+    auto found = d_live.find(sampleId);
+    // An id the drain has not seen yet belongs to a record still being written: next time.
+    if (found == d_live.end()) return;
+    live.insert(sampleId);
+    if (inuse == nullptr) return;
+    double weight = sampler::sampleWeight(found->second.sizeBytes, intervalBytes);
+    StackTotals& totals = (*inuse)[found->second.stack];
+    totals.inuseObjects += weight;
+    totals.inuseBytes += weight * static_cast<double>(found->second.sizeBytes);
+  });
+  for (auto it = d_live.begin(); it != d_live.end();) {
+    it = live.count(it->first) != 0 ? std::next(it) : d_live.erase(it);
+  }
+}
+
+void Aggregator::reset() {
+  std::lock_guard<std::mutex> lock(d_mutex);
+  d_stackIds.clear();
+  d_stacks.clear();
+  d_totals.clear();
+  d_live.clear();
+  d_frameCount = 0;
+  d_droppedStackTableFull = 0;
+}
+
+size_t Aggregator::bytesUsed() const {
+  std::lock_guard<std::mutex> lock(d_mutex);
+  return bytesUsedLocked();
+}
+
+uint64_t Aggregator::droppedStackTableFull() const {
+  std::lock_guard<std::mutex> lock(d_mutex);
+  return d_droppedStackTableFull;
+}
+
+size_t Aggregator::bytesUsedLocked() const {
+  // Frames are stored twice (map key and stack list); node overheads are estimated.
+  return d_frameCount * sizeof(uintptr_t) * 2 + d_stacks.size() * (sizeof(StackTotals) + 96) + d_live.size() * 48;
+}
+
+uint64_t Aggregator::liveSamples() const {
+  std::lock_guard<std::mutex> lock(d_mutex);
+  return d_live.size();
+}
+
+}  // namespace allocscope::aggregate

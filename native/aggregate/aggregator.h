@@ -1,0 +1,69 @@
+// Drains sampled records into a stack table and a live-sample table, and snapshots them per stack.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "aggregate/sample-recorder.h"
+
+namespace allocscope::aggregate {
+
+// Per-stack totals, unbiased for sampling (each sample weighs 1 / P(sampled)).
+struct StackTotals {
+  double allocObjects = 0;
+  double allocBytes = 0;
+  double inuseObjects = 0;
+  double inuseBytes = 0;
+};
+
+struct AggregateSnapshot {
+  std::vector<std::vector<uintptr_t>> stacks;  // leaf first
+  std::vector<StackTotals> totals;             // one per stack
+  uint64_t liveSamples = 0;
+};
+
+// Aggregator is the single consumer of the ring. It runs on the drain thread and on the thread
+// that asks for a profile, never in a hook, so it may allocate and lock.
+class Aggregator {
+ public:
+  // maxBytes bounds the tables' memory: past it, samples with a stack not seen yet are dropped.
+  void setBudget(size_t maxBytes) { d_maxBytes = maxBytes; }
+  // drain moves every published record into the tables; interval is the session's mean gap.
+  // With prune, samples whose address left the table (they were freed) leave the live table.
+  void drain(SampleRing& ring, const AddressTable& table, uint64_t intervalBytes, bool prune);
+  // snapshot drains, then adds in-use figures from the live addresses in the table. Samples
+  // no longer in the table were freed: they leave the live table here.
+  AggregateSnapshot snapshot(SampleRing& ring, const AddressTable& table, uint64_t intervalBytes);
+  void reset();
+  // The heap memory the tables use, roughly.
+  size_t bytesUsed() const;
+  uint64_t liveSamples() const;
+  uint64_t droppedStackTableFull() const;
+
+ private:
+  struct StackHash {
+    size_t operator()(const std::vector<uintptr_t>& frames) const;
+  };
+  struct LiveSample {
+    uint32_t stack;
+    uint64_t sizeBytes;
+  };
+
+  void drainLocked(SampleRing& ring, uint64_t intervalBytes);
+  // pruneLocked removes freed samples; with inuse, it adds the live ones to those totals.
+  void pruneLocked(const AddressTable& table, uint64_t intervalBytes, std::vector<StackTotals>* inuse);
+  size_t bytesUsedLocked() const;
+
+  mutable std::mutex d_mutex;
+  std::unordered_map<std::vector<uintptr_t>, uint32_t, StackHash> d_stackIds;
+  std::vector<std::vector<uintptr_t>> d_stacks;
+  std::vector<StackTotals> d_totals;
+  std::unordered_map<uint64_t, LiveSample> d_live;
+  size_t d_frameCount = 0;
+  size_t d_maxBytes = SIZE_MAX;
+  uint64_t d_droppedStackTableFull = 0;
+};
+
+}  // namespace allocscope::aggregate

@@ -1,0 +1,61 @@
+// SampleRecorder: storage setup, and the sampled path of the hooks.
+#include "aggregate/sample-recorder.h"
+
+#include <sys/mman.h>
+
+#include <new>
+
+#include "sampler/stack-capture.h"
+
+namespace allocscope::aggregate {
+
+SampleRecorder* SampleRecorder::s_instance = nullptr;
+
+bool SampleRecorder::create() {
+  if (s_instance != nullptr) return true;
+  size_t ringBytes = SampleRing::bytesFor(kRingCapacity);
+  size_t tableBytes = AddressTable::bytesFor(kTableCapacity, kFilterSize);
+  size_t total = sizeof(SampleRecorder) + ringBytes + tableBytes;
+  void* memory = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) return false;
+  auto* bytes = static_cast<char*>(memory);
+  // The instance lives in the mapping too; it is never destroyed (hooks may run until exit).
+  s_instance = new (bytes) SampleRecorder(bytes + sizeof(SampleRecorder),
+                                          bytes + sizeof(SampleRecorder) + ringBytes, total);
+  return true;
+}
+
+SampleRecorder::SampleRecorder(void* ringStorage, void* tableStorage, size_t storageBytes)
+    : d_ring(ringStorage, kRingCapacity), d_table(tableStorage, kTableCapacity, kFilterSize), d_storageBytes(storageBytes) {}
+
+void SampleRecorder::clear() {
+  d_table.clear();
+  d_counters.samples.store(0);
+  d_counters.droppedRingFull.store(0);
+  d_counters.droppedTableFull.store(0);
+}
+
+void SampleRecorder::record(void* address, size_t sizeBytes) {
+  uint64_t sampleId = d_nextSampleId.fetch_add(1, std::memory_order_relaxed);
+  uintptr_t key = reinterpret_cast<uintptr_t>(address);
+  // The address goes in the table before the record is published, and both before the
+  // allocator returns: a free of this block (which can only follow the return) finds it.
+  if (!d_table.insert(key, sampleId)) {
+    d_counters.droppedTableFull.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  int depth = d_stackDepth.load(std::memory_order_relaxed);
+  bool pushed = d_ring.tryPush([&](ring::SampleRecord& record) {
+    record.sampleId = sampleId;
+    record.sizeBytes = sizeBytes;
+    record.depth = static_cast<uint32_t>(sampler::captureStack(record.frames, depth));
+  });
+  if (!pushed) {
+    d_table.remove(key);  // nobody else can know this block yet
+    d_counters.droppedRingFull.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  d_counters.samples.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace allocscope::aggregate

@@ -1,0 +1,63 @@
+// The hook side of sampling: record a sampled allocation, forget a freed one. Process-global.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "aggregate/address-table.h"
+#include "ring/ring-buffer.h"
+#include "ring/sample-record.h"
+
+namespace allocscope::aggregate {
+
+using SampleRing = ring::RingBuffer<ring::SampleRecord>;
+
+// Counters shown by stats() and in the profile's comments.
+struct RecorderCounters {
+  std::atomic<uint64_t> samples{0};
+  std::atomic<uint64_t> droppedRingFull{0};
+  std::atomic<uint64_t> droppedTableFull{0};
+};
+
+// SampleRecorder owns the ring and the address table. Their storage is mmapped once, up front,
+// so the hooks never allocate and the profiler's memory stays outside the heap it measures.
+// record() and forget() run inside allocator hooks on any thread: no allocation, no lock.
+class SampleRecorder {
+ public:
+  static constexpr size_t kRingCapacity = 8192;
+  static constexpr size_t kTableCapacity = 1 << 18;
+  static constexpr size_t kFilterSize = 1 << 18;
+
+  // create maps the storage; returns false when the mapping fails (then nothing is sampled).
+  static bool create();
+  static SampleRecorder* get() { return s_instance; }
+
+  void setStackDepth(int depth) { d_stackDepth.store(depth, std::memory_order_relaxed); }
+  void record(void* address, size_t sizeBytes);
+  void forget(void* address) {
+    uintptr_t key = reinterpret_cast<uintptr_t>(address);
+    if (__builtin_expect(!d_table.mayContain(key), 1)) return;
+    d_table.remove(key);
+  }
+
+  SampleRing& ring() { return d_ring; }
+  AddressTable& table() { return d_table; }
+  RecorderCounters& counters() { return d_counters; }
+  size_t storageBytes() const { return d_storageBytes; }
+  // clear forgets every sample (a new session starts from nothing).
+  void clear();
+
+ private:
+  SampleRecorder(void* ringStorage, void* tableStorage, size_t storageBytes);
+
+  static SampleRecorder* s_instance;
+  SampleRing d_ring;
+  AddressTable d_table;
+  RecorderCounters d_counters;
+  std::atomic<uint64_t> d_nextSampleId{1};
+  std::atomic<int> d_stackDepth{64};
+  size_t d_storageBytes;
+};
+
+}  // namespace allocscope::aggregate

@@ -1,0 +1,60 @@
+// Byte sampling: exponentially distributed gaps between samples, so each byte is equally likely to be taken.
+#pragma once
+
+#include <atomic>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "sampler/thread-state.h"
+
+namespace allocscope::sampler {
+
+// The running session's mean gap in bytes (0 when not sampling) and its number.
+extern std::atomic<uint64_t> g_intervalBytes;
+extern std::atomic<uint32_t> g_session;
+
+// xorshift64*: a few cycles, and only run on sampled events.
+inline uint64_t nextRandom(ThreadState& state) {
+  uint64_t x = state.random;
+  if (x == 0) x = reinterpret_cast<uintptr_t>(&state) ^ 0x9E3779B97F4A7C15ull;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  state.random = x;
+  return x * 0x2545F4914F6CDD1Dull;
+}
+
+// An exponentially distributed gap with the given mean: -mean * ln(U), U uniform in (0, 1].
+inline int64_t drawGap(ThreadState& state, uint64_t meanBytes) {
+  double uniform = (static_cast<double>(nextRandom(state) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+  return static_cast<int64_t>(-std::log(uniform) * static_cast<double>(meanBytes)) + 1;
+}
+
+// shouldSample is the whole common path: one TLS decrement and a compare. It returns true
+// when this allocation is to be sampled, and draws the next gap then.
+inline bool shouldSample(size_t size) {
+  ThreadState& state = t_state;
+  state.bytesUntilSample -= static_cast<int64_t>(size);
+  if (__builtin_expect(state.bytesUntilSample > 0, 1)) return false;
+  uint64_t interval = g_intervalBytes.load(std::memory_order_relaxed);
+  if (interval == 0 || state.busy) {
+    // Look again after another MiB: a session may start, or the thread stop being busy.
+    state.bytesUntilSample = 1 << 20;
+    return false;
+  }
+  uint32_t session = g_session.load(std::memory_order_relaxed);
+  bool fresh = state.session != session;
+  state.session = session;
+  state.bytesUntilSample = drawGap(state, interval);
+  // A thread's first countdown in a session was not drawn yet: start it now, sample nothing.
+  return !fresh;
+}
+
+// The factor that unbiases one sample of `size` bytes: 1 / P(sampled) = 1 / (1 - exp(-size/interval)).
+inline double sampleWeight(uint64_t size, uint64_t interval) {
+  if (size == 0) return 1.0;
+  return 1.0 / -std::expm1(-static_cast<double>(size) / static_cast<double>(interval));
+}
+
+}  // namespace allocscope::sampler

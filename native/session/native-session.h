@@ -1,0 +1,67 @@
+// The process-wide native profiling session: hooks installed, sampling on, a drain thread running.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "aggregate/aggregator.h"
+#include "hooks/got-patcher.h"
+
+namespace allocscope::session {
+
+struct NativeSettings {
+  uint64_t intervalBytes;
+  int stackDepth;
+};
+
+struct NativeStats {
+  bool running;
+  uint64_t samples;
+  uint64_t droppedRingFull;
+  uint64_t droppedTableFull;
+  uint64_t droppedStackTableFull;
+  uint64_t liveSamples;
+  size_t hookedObjects;
+  size_t hookedSlots;
+  size_t profilerBytes;  // the ring and address table (fixed) plus the aggregate tables
+};
+
+// NativeSession is one per process: malloc hooks are process-wide, whichever thread (main or
+// worker) starts them. All methods are thread-safe; none runs on the hook path.
+class NativeSession {
+ public:
+  static NativeSession& instance();
+
+  // start returns "" on success, else why not (already running, or the platform lacks glibc).
+  std::string start(const NativeSettings& settings);
+  // stop restores the GOT slots and discards the samples; does nothing when idle.
+  void stop();
+  bool running() const;
+  NativeSettings settings() const;
+  aggregate::AggregateSnapshot snapshot();
+  NativeStats stats() const;
+
+  // Memory the profiler may use for its own tables; the ring and address table come on top.
+  static constexpr size_t kAggregateBudgetBytes = 16 * 1024 * 1024;
+
+ private:
+  NativeSession() = default;
+  void drainLoop();
+  static void onDlopen();
+
+  mutable std::mutex d_mutex;
+  bool d_running = false;
+  NativeSettings d_settings{};
+  std::unique_ptr<hooks::GotPatcher> d_patcher;
+  aggregate::Aggregator d_aggregator;
+  std::thread d_drainThread;
+  std::mutex d_drainMutex;
+  std::condition_variable d_drainWake;
+  bool d_drainStop = false;
+};
+
+}  // namespace allocscope::session

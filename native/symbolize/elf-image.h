@@ -1,0 +1,62 @@
+// Bounds-checked reading of a 64-bit ELF image in memory: function symbols and the GNU build id.
+#pragma once
+
+#include <elf.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace allocscope::symbolize {
+
+// A function symbol as found in the file: link-time address, not yet moved by the load bias.
+struct FunctionSymbol {
+  uint64_t value;
+  uint64_t size;
+  uint32_t nameOffset;  // into the names string handed to ElfImage::readFunctionSymbols
+  uint8_t binding;      // STB_*
+  uint8_t type;         // STT_FUNC or STT_GNU_IFUNC
+};
+
+// A view of an ELF file's bytes (a mapped file, or the vdso's image in memory). The bytes are
+// not trusted: every offset and count read from them is checked against the view's size, and
+// nothing is read through a cast pointer, because a damaged file may misalign anything.
+class ElfImage {
+ public:
+  ElfImage(const uint8_t* data, size_t size);
+
+  // True when the header is that of a little-endian ELF64 file with the expected entry sizes.
+  bool valid() const { return d_valid; }
+
+  // Appends the defined, named STT_FUNC and STT_GNU_IFUNC symbols with a nonzero value from
+  // .symtab, or from .dynsym when there is no .symtab with any (a stripped file). Names are
+  // appended to names NUL-terminated, without any "@VERSION" suffix. Unsorted.
+  void readFunctionSymbols(std::vector<FunctionSymbol>* symbols, std::string* names) const;
+
+  // The program headers that lie inside the image; empty when the table is damaged.
+  std::vector<Elf64_Phdr> programHeaders() const;
+
+  // The NT_GNU_BUILD_ID note of the PT_NOTE segments, at their file offsets, as lowercase hex.
+  std::string buildId() const;
+
+ private:
+  template <typename T>
+  bool read(uint64_t offset, T* out) const;
+  uint64_t sectionCount() const;
+  bool section(uint64_t index, Elf64_Shdr* out) const;
+  // Appends from the symbol section at index; returns how many symbols were appended.
+  size_t readSymbolSection(const Elf64_Shdr& symbols, std::vector<FunctionSymbol>* out,
+                           std::string* names) const;
+
+  const uint8_t* d_data;
+  size_t d_size;
+  Elf64_Ehdr d_header{};
+  bool d_valid = false;
+};
+
+// Finds NT_GNU_BUILD_ID in a note segment of size bytes whose entries are aligned to align
+// (4 or 8, from p_align); returns its descriptor as lowercase hex, "" when there is none.
+std::string buildIdFromNotes(const uint8_t* notes, size_t size, uint64_t align);
+
+}  // namespace allocscope::symbolize

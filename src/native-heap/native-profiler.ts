@@ -1,0 +1,71 @@
+// `native`: the process-wide native heap profiler (malloc/free of Node, addons and their libraries).
+import { AllocscopeError } from '../errors';
+import type { Profile } from '../model/profile';
+import { addon } from '../native/bindings';
+import type { NativeStats } from '../native/types';
+import { nowNanos } from '../util/clock';
+import { buildNativeProfile } from './build-native-profile';
+import { type NativeProfilerOptions, type NativeProfilerSettings, resolveNativeOptions } from './options';
+
+// The session is process-wide (hooks see every thread); this records how the calling thread's
+// copy of the module started it. Another thread's start() fails with ERR_ALREADY_RUNNING.
+let started: { settings: NativeProfilerSettings; startNanos: bigint } | undefined;
+
+/** The native heap profiler: one per process, whichever thread starts it. */
+export const native = {
+  /**
+   * start hooks malloc, calloc, realloc, free and the aligned allocators of every loaded object
+   * (and of objects loaded later) by rewriting their GOT entries, and samples allocations every
+   * intervalBytes on average. Throws TypeError/RangeError for bad options, AllocscopeError
+   * ERR_ALREADY_RUNNING when already running in this process, ERR_UNSUPPORTED without glibc.
+   */
+  start(options?: NativeProfilerOptions): void {
+    const settings = resolveNativeOptions(options);
+    const whyNot = addon().nativeStart(settings.intervalBytes, settings.stackDepth);
+    if (whyNot === 'already running') {
+      const active = started?.settings;
+      throw new AllocscopeError(
+        'ERR_ALREADY_RUNNING',
+        'allocscope native profiler is already running in this process' +
+          (active ? ` (intervalBytes=${active.intervalBytes}, stackDepth=${active.stackDepth})` : ' (started by another thread)') +
+          '; call native.stop() first',
+      );
+    }
+    if (whyNot !== '') throw new AllocscopeError('ERR_UNSUPPORTED', `allocscope native profiler cannot start: ${whyNot}`);
+    started = { settings, startNanos: nowNanos() };
+  },
+
+  /** stop restores the GOT entries and discards the samples; does nothing when not running. */
+  stop(): void {
+    addon().nativeStop();
+    started = undefined;
+  },
+
+  /** isRunning tells whether native profiling runs in this process (started by any thread). */
+  isRunning(): boolean {
+    return addon().nativeStats().running;
+  },
+
+  /** stats returns the counters: samples, drops, live samples, hooked objects, own memory. */
+  stats(): NativeStats {
+    return addon().nativeStats();
+  },
+
+  /**
+   * profile returns native allocations since start (alloc_*) and those not freed yet (inuse_*).
+   * Throws ERR_NOT_RUNNING when not started (or when started by another thread, whose settings
+   * this thread does not know).
+   */
+  profile(): Profile {
+    const snapshot = started === undefined ? undefined : addon().nativeSnapshot();
+    if (started === undefined || snapshot === undefined) {
+      throw new AllocscopeError('ERR_NOT_RUNNING', 'allocscope native profiler is not running; call native.start() first');
+    }
+    return buildNativeProfile(snapshot, {
+      settings: started.settings,
+      startNanos: started.startNanos,
+      timeNanos: nowNanos(),
+      stats: addon().nativeStats(),
+    });
+  },
+};
