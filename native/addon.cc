@@ -5,6 +5,8 @@
 #include "session/translate-native-profile.h"
 #include "v8/heap-sampler.h"
 
+#include <v8.h>
+
 namespace allocscope {
 
 class Addon : public Napi::Addon<Addon> {
@@ -18,6 +20,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("nativeStop", &Addon::JsNativeStop),
                              InstanceMethod("nativeSnapshot", &Addon::JsNativeSnapshot),
                              InstanceMethod("nativeStats", &Addon::JsNativeStats),
+                             InstanceMethod("collectGarbage", &Addon::JsCollectGarbage),
                          });
   }
 
@@ -93,6 +96,13 @@ class Addon : public Napi::Addon<Addon> {
     result.Set("hookedSlots", static_cast<double>(stats.hookedSlots));
     result.Set("profilerBytes", static_cast<double>(stats.profilerBytes));
     return result;
+  }
+
+  // collectGarbage(): full collections, so that JS objects already dead free their native
+  // memory (ArrayBuffer backing stores) before a native profile is taken at exit.
+  Napi::Value JsCollectGarbage(const Napi::CallbackInfo& info) {
+    v8::Isolate::GetCurrent()->LowMemoryNotification();
+    return info.Env().Undefined();
   }
 
   v8heap::HeapSampler d_heap;

@@ -81,4 +81,6 @@ export interface NativeAddon {
   /** Returns undefined when native profiling is not running. */
   nativeSnapshot(): NativeSnapshotArrays | undefined;
   nativeStats(): NativeStats;
+  /** Runs full garbage collections on this thread's isolate. */
+  collectGarbage(): void;
 }

@@ -2,6 +2,7 @@
 'use strict';
 const { describe, it, before } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { FIXTURES, tempDir, runCli, profilesIn } = require('../support/cli');
@@ -13,8 +14,9 @@ function pprof(args) {
   return spawnSync('go', ['tool', 'pprof', ...args], { encoding: 'utf8', env: { ...process.env, HOME: home, PPROF_TMPDIR: home } });
 }
 
-describe('go tool pprof reads allocscope profiles', () => {
+describe('go tool pprof reads allocscope profiles (JS heap and native)', () => {
   let files;
+  let natives;
   before(() => {
     const dir = tempDir();
     const leak = path.join(FIXTURES, 'leak-and-churn.js');
@@ -23,13 +25,15 @@ describe('go tool pprof reads allocscope profiles', () => {
       assert.equal(run.status, 0, run.stderr);
     }
     files = profilesIn(dir);
+    natives = fs.readdirSync(dir).filter((name) => name.endsWith('.native.pb.gz')).map((name) => path.join(dir, name));
   });
 
   it('-raw and -top succeed on every file with nothing on stderr', (t) => {
     if (missingTool(t, 'go', ['version'])) return;
     assert.ok(files.length >= 4, `expected periodic, final and worker profiles, got ${files.length}`);
     assert.ok(files.some((file) => /-w\d+-/.test(file)), 'a worker profile is among them');
-    for (const file of files) {
+    assert.ok(natives.length >= 2, `native profiles beside the heap ones, got ${natives.length}`);
+    for (const file of [...files, ...natives]) {
       for (const mode of ['-raw', '-top']) {
         const result = pprof([mode, file]);
         assert.equal(result.status, 0, `${mode} ${file}: ${result.stderr}`);

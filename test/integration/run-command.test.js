@@ -20,7 +20,7 @@ describe('allocscope run', () => {
   it('passes the child output through and exits with its code', () => {
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stdout, 'fixture done: 24000 cached\n');
-    assert.match(result.stderr, /^allocscope: wrote 1 profile to /m);
+    assert.match(result.stderr, /^allocscope: wrote 2 profiles to /m); // heap and native
   });
 
   it('writes a profile at exit in which the leaking function (with its callees) holds most of inuse_space and churn almost none', () => {
@@ -110,7 +110,24 @@ describe('allocscope run', () => {
     const pids = profilesIn(dir).map((file) => /-pid(\d+)-/.exec(file)[1]);
     assert.equal(pids.length, 2);
     assert.notEqual(pids[0], pids[1]);
-    assert.match(run.stderr, /wrote 2 profiles to /);
+    assert.match(run.stderr, /wrote 4 profiles to /); // a heap and a native profile each
+  });
+
+  it('writes a native profile beside each heap profile by default; --no-native and --no-heap leave one out', () => {
+    const kinds = (dir) => fs.readdirSync(dir).map((name) => /\.(heap|native)\.pb\.gz$/.exec(name)?.[1]).sort();
+    const both = tempDir();
+    assert.equal(runCli(['run', '--out', both, '--', process.execPath, '-e', 'globalThis.b = Buffer.alloc(1 << 20)']).status, 0);
+    assert.deepEqual(kinds(both), ['heap', 'native']);
+    const heapOnly = tempDir();
+    assert.equal(runCli(['run', '--no-native', '--out', heapOnly, '--', process.execPath, '-e', '']).status, 0);
+    assert.deepEqual(kinds(heapOnly), ['heap']);
+    const nativeOnly = tempDir();
+    const run = runCli(['run', '--no-heap', '--native-interval', '64k', '--out', nativeOnly, '--', process.execPath, '-e', 'globalThis.b = Buffer.alloc(1 << 20)']);
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(kinds(nativeOnly), ['native']);
+    const profile = readProfile(path.join(nativeOnly, fs.readdirSync(nativeOnly)[0]));
+    assert.equal(profile.period, 64 * 1024);
+    assert.equal(runCli(['run', '--no-heap', '--no-native', '--', process.execPath, '-e', '']).status, 2);
   });
 
   it('keeps the NODE_OPTIONS the user already had', () => {

@@ -14,6 +14,9 @@ const OPTIONS = {
   every: { type: 'string' },
   interval: { type: 'string' },
   depth: { type: 'string' },
+  'native-interval': { type: 'string' },
+  'no-native': { type: 'boolean' },
+  'no-heap': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -49,21 +52,26 @@ function nodeOptionsWithPreload(existing: string | undefined): string {
 
 export const run: Command = {
   name: 'run',
-  summary: 'run a command with JS heap profiling in every Node process it starts',
-  help: `Usage: allocscope run [--out DIR] [--every SECONDS] [--interval BYTES] [--depth N] -- COMMAND...
+  summary: 'run a command with JS heap and native memory profiling in every Node process it starts',
+  help: `Usage: allocscope run [--out DIR] [--every SECONDS] [--interval BYTES] [--depth N]
+                      [--native-interval BYTES] [--no-native] [--no-heap] -- COMMAND...
 
 Runs COMMAND (a node script, npm start, ...) with allocscope preloaded into every Node process
-and worker thread it starts (through NODE_OPTIONS=--require). Each writes a JS heap profile,
-<time>-pid<pid>[-w<thread>]-<seq>.heap.pb.gz, at exit (also on an uncaught exception, SIGINT
-and SIGTERM) and every SECONDS if --every is given. Signals are forwarded to COMMAND, its output
-passes through untouched, and run exits with its exit code.
+and worker thread it starts (through NODE_OPTIONS=--require). Each thread writes a JS heap
+profile, <time>-pid<pid>[-w<thread>]-<seq>.heap.pb.gz, and each process a native memory profile
+(malloc/free of Node, addons and their libraries) beside it, <...>.native.pb.gz, at exit (also
+on an uncaught exception, SIGINT and SIGTERM) and every SECONDS if --every is given. Signals are
+forwarded to COMMAND, its output passes through untouched, and run exits with its exit code.
 
 Options:
-  --out DIR           directory for the profiles (default ./allocscope-profiles)
-  --every SECONDS     also write a profile every SECONDS (periodic profiles skip the full GC)
-  --interval BYTES    mean bytes between samples, e.g. 524288 or 512k (default 512k)
-  --depth N           deepest JS stack kept per sample (default 64)
-  -h, --help          show this help
+  --out DIR                directory for the profiles (default ./allocscope-profiles)
+  --every SECONDS          also write profiles every SECONDS (periodic profiles skip the full GC)
+  --interval BYTES         JS heap: mean bytes between samples, e.g. 524288 or 512k (default 512k)
+  --depth N                JS heap: deepest stack kept per sample (default 64)
+  --native-interval BYTES  native: mean bytes between samples (default 512k)
+  --no-native              no native profiling
+  --no-heap                no JS heap profiling (native memory only)
+  -h, --help               show this help
 
 Example:
   allocscope run --every 10 -- node server.js
@@ -87,6 +95,12 @@ Example:
         env[ENV.heapInterval] = String(bytes);
       }
       if (values.depth !== undefined) env[ENV.heapDepth] = String(parseCount('--depth', values.depth, 1, MAX_STACK_DEPTH));
+      if (values['native-interval'] !== undefined) {
+        env[ENV.nativeInterval] = String(parseBytes('--native-interval', values['native-interval']));
+      }
+      if (values['no-native'] && values['no-heap']) throw new UnitParseError('--no-native and --no-heap leave nothing to profile');
+      env[ENV.native] = values['no-native'] ? '0' : '1';
+      env[ENV.heap] = values['no-heap'] ? '0' : '1';
     });
     const before = listProfiles(outDir);
     const [file, ...rest] = command as [string, ...string[]];
