@@ -1,6 +1,7 @@
 // Parses section headers, symbol tables and notes of an untrusted ELF64 image without overreading.
 #include "symbolize/elf-image.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace allocscope::symbolize {
@@ -46,8 +47,7 @@ bool ElfImage::section(uint64_t index, Elf64_Shdr* out) const {
   return read(d_header.e_shoff + index * sizeof(Elf64_Shdr), out);
 }
 
-void ElfImage::readFunctionSymbols(std::vector<FunctionSymbol>* symbols,
-                                   std::string* names) const {
+void ElfImage::readFunctionSymbols(std::vector<FunctionSymbol>* symbols) const {
   if (!d_valid) return;
   uint64_t count = sectionCount();
   // A count larger than the file can hold is damage; the per-section reads would fail anyway,
@@ -63,15 +63,15 @@ void ElfImage::readFunctionSymbols(std::vector<FunctionSymbol>* symbols,
     for (uint64_t i = 0; i < count; ++i) {
       Elf64_Shdr header;
       if (section(i, &header) && header.sh_type == wanted) {
-        found += readSymbolSection(header, symbols, names);
+        found += readSymbolSection(header, symbols);
       }
     }
     if (found > 0) return;
   }
 }
 
-size_t ElfImage::readSymbolSection(const Elf64_Shdr& table, std::vector<FunctionSymbol>* out,
-                                   std::string* names) const {
+size_t ElfImage::readSymbolSection(const Elf64_Shdr& table,
+                                   std::vector<FunctionSymbol>* out) const {
   Elf64_Shdr strings;
   if (table.sh_entsize != sizeof(Elf64_Sym) || !inBounds(table.sh_offset, table.sh_size, d_size) ||
       !section(table.sh_link, &strings) || strings.sh_type != SHT_STRTAB ||
@@ -97,12 +97,13 @@ size_t ElfImage::readSymbolSection(const Elf64_Shdr& table, std::vector<Function
     // .symtab; neither C nor mangled C++ names contain '@', and the demangler rejects it.
     const void* at = std::memchr(name, '@', length);
     if (at) length = static_cast<size_t>(static_cast<const char*>(at) - name);
-    if (length == 0 || names->size() + length + 1 > UINT32_MAX) continue;
+    const uint64_t nameOffset = strings.sh_offset + symbol.st_name;
+    if (length == 0 || nameOffset > UINT32_MAX || length > UINT32_MAX) continue;
 
-    out->push_back({symbol.st_value, symbol.st_size, static_cast<uint32_t>(names->size()),
-                    static_cast<uint8_t>(ELF64_ST_BIND(symbol.st_info)), type});
-    names->append(name, length);
-    names->push_back('\0');
+    const uint32_t size = static_cast<uint32_t>(std::min<uint64_t>(symbol.st_size, UINT32_MAX));
+    const uint8_t binding = static_cast<uint8_t>(ELF64_ST_BIND(symbol.st_info));
+    out->push_back({symbol.st_value, size, static_cast<uint32_t>(nameOffset),
+                    static_cast<uint32_t>(length), binding, type});
     ++appended;
   }
   return appended;

@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
-#include <cstring>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -21,17 +21,60 @@
 
 namespace allocscope::symbolize {
 
+namespace {
+
+// A read-only private mapping of a whole regular file; empty when the file cannot be mapped.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path) {
+    // O_NONBLOCK: if the path now names a FIFO, opening it must not wait for a writer.
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return;
+    struct stat status;
+    if (fstat(fd, &status) == 0 && S_ISREG(status.st_mode) && status.st_size > 0) {
+      const size_t size = static_cast<size_t>(status.st_size);
+      void* data = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (data != MAP_FAILED) {
+        d_data = static_cast<const uint8_t*>(data);
+        d_size = size;
+      }
+    }
+    close(fd);
+  }
+  ~MappedFile() {
+    if (d_data) munmap(const_cast<uint8_t*>(d_data), d_size);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return d_data; }
+  size_t size() const { return d_size; }
+
+ private:
+  const uint8_t* d_data = nullptr;
+  size_t d_size = 0;
+};
+
+}  // namespace
+
 // The function symbols of one object, sorted by link-time address. Among symbols at the same
 // address (aliases such as malloc and __libc_malloc) the preferred name sorts last, because a
 // lookup lands on the last symbol at or below the pc.
 struct ObjectSymbols {
+  // Keeps the file mapped while symbols point into it: names are read from the page cache only
+  // for the few functions looked up. Null for the vdso, whose image is always mapped.
+  std::unique_ptr<MappedFile> file;
+  const char* image = nullptr;  // the bytes that FunctionSymbol::nameOffset counts from
   std::vector<FunctionSymbol> symbols;
   // maxEnd[i] is the highest value + size among symbols[0..i]: the walk back for a symbol that
   // encloses the pc stops as soon as no earlier symbol can reach it.
   std::vector<uint64_t> maxEnd;
-  std::string names;
   // Demangled names by symbol index: the same few hot functions are looked up over and over.
   std::unordered_map<uint32_t, std::string> demangled;
+
+  std::string_view name(const FunctionSymbol& symbol) const {
+    return std::string_view(image + symbol.nameOffset, symbol.nameLength);
+  }
 };
 
 namespace {
@@ -94,37 +137,6 @@ int collectObject(dl_phdr_info* info, size_t, void* data) {
   return 0;
 }
 
-// A read-only private mapping of a whole regular file; empty when the file cannot be mapped.
-class MappedFile {
- public:
-  explicit MappedFile(const std::string& path) {
-    // O_NONBLOCK: if the path now names a FIFO, opening it must not wait for a writer.
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) return;
-    struct stat status;
-    if (fstat(fd, &status) == 0 && S_ISREG(status.st_mode) && status.st_size > 0) {
-      void* data = mmap(nullptr, static_cast<size_t>(status.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-      if (data != MAP_FAILED) {
-        d_data = static_cast<const uint8_t*>(data);
-        d_size = static_cast<size_t>(status.st_size);
-      }
-    }
-    close(fd);
-  }
-  ~MappedFile() {
-    if (d_data) munmap(const_cast<uint8_t*>(d_data), d_size);
-  }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-
-  const uint8_t* data() const { return d_data; }
-  size_t size() const { return d_size; }
-
- private:
-  const uint8_t* d_data = nullptr;
-  size_t d_size = 0;
-};
-
 // The vdso has no file; the kernel maps its whole ELF image from the page of the ELF header on.
 // Its section headers come after the one PT_LOAD's p_filesz, but within its last page.
 void readVdsoSymbols(const LoadedObject& object, ObjectSymbols* table) {
@@ -140,7 +152,8 @@ void readVdsoSymbols(const LoadedObject& object, ObjectSymbols* table) {
     // The segment's pages are mapped whole: read up to the end of its last page.
     const uint64_t mapped = (load.p_memsz + pageSize() - 1) & ~uint64_t{pageSize() - 1};
     ElfImage image(reinterpret_cast<const uint8_t*>(header), mapped);
-    image.readFunctionSymbols(&table->symbols, &table->names);
+    image.readFunctionSymbols(&table->symbols);
+    table->image = reinterpret_cast<const char*>(image.data());
     return;
   }
 }
@@ -150,13 +163,16 @@ void readFileSymbols(const LoadedObject& object, ObjectSymbols* table) {
   // /proc/self/exe still opens the main program after its file was deleted or replaced.
   if (object.path == selfExePath()) candidates.push_back("/proc/self/exe");
   for (const std::string& path : candidates) {
-    MappedFile file(path);
-    ElfImage image(file.data(), file.size());
+    auto file = std::make_unique<MappedFile>(path);
+    ElfImage image(file->data(), file->size());
     if (!image.valid()) continue;
     // A different build id means the path now holds another file than the one loaded (a
     // package upgrade while the process runs); its symbols would name the wrong functions.
     if (!object.buildId.empty() && image.buildId() != object.buildId) continue;
-    image.readFunctionSymbols(&table->symbols, &table->names);
+    image.readFunctionSymbols(&table->symbols);
+    if (table->symbols.empty()) return;
+    table->image = reinterpret_cast<const char*>(image.data());
+    table->file = std::move(file);
     return;
   }
 }
@@ -173,28 +189,25 @@ int bindingRank(uint8_t binding) {
   }
 }
 
-int leadingUnderscores(const char* name) {
-  int count = 0;
-  while (name[count] == '_') ++count;
-  return count;
+int leadingUnderscores(std::string_view name) {
+  size_t count = name.find_first_not_of('_');
+  return static_cast<int>(count == std::string_view::npos ? name.size() : count);
 }
 
 void sortSymbols(ObjectSymbols* table) {
-  const char* names = table->names.data();
   // Among aliases, prefer a sized symbol, a plain function over an ifunc resolver, a global
   // name over a local one, and "malloc" over "__libc_malloc"; the name decides ties so that
   // the choice does not depend on the order of the symbol table.
-  auto preference = [names](const FunctionSymbol& symbol) {
-    const char* name = names + symbol.nameOffset;
+  auto preference = [table](const FunctionSymbol& symbol) {
     return std::make_tuple(symbol.size != 0, symbol.type == STT_FUNC, bindingRank(symbol.binding),
-                           -leadingUnderscores(name));
+                           -leadingUnderscores(table->name(symbol)));
   };
   std::sort(table->symbols.begin(), table->symbols.end(),
             [&](const FunctionSymbol& a, const FunctionSymbol& b) {
               if (a.value != b.value) return a.value < b.value;
               auto rankA = preference(a), rankB = preference(b);
               if (rankA != rankB) return rankA < rankB;
-              return std::strcmp(names + a.nameOffset, names + b.nameOffset) > 0;
+              return table->name(a) > table->name(b);
             });
   table->maxEnd.resize(table->symbols.size());
   uint64_t maxEnd = 0;
@@ -233,13 +246,13 @@ ptrdiff_t findSymbol(const ObjectSymbols& table, uint64_t address, uint64_t lowe
 const std::string& demangledName(ObjectSymbols& table, uint32_t index) {
   auto cached = table.demangled.find(index);
   if (cached != table.demangled.end()) return cached->second;
-  const char* name = table.names.data() + table.symbols[index].nameOffset;
-  std::string result(name);
+  // A copy, because the demangler needs a NUL where the name in the file may have "@VERSION".
+  std::string result(table.name(table.symbols[index]));
   // Only "_Z" names are mangled C++ functions: given "i" or "f", the demangler would happily
   // return the type names "int" or "float" for what are plain C functions.
-  if (name[0] == '_' && name[1] == 'Z') {
+  if (result.starts_with("_Z")) {
     int status = 0;
-    char* demangled = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+    char* demangled = abi::__cxa_demangle(result.c_str(), nullptr, nullptr, &status);
     if (status == 0 && demangled) result = demangled;
     std::free(demangled);
   }
