@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace allocscope::hooks {
@@ -48,30 +49,29 @@ GotPatcher::GotPatcher(std::vector<Interposition> interpositions)
   d_ownBase = reinterpret_cast<uintptr_t>(self.dli_fbase);
 }
 
-void GotPatcher::patchLoadedObjects() {
+void GotPatcher::activate() {
   std::lock_guard<std::mutex> lock(d_mutex);
-  dl_iterate_phdr(&GotPatcher::visitObject, this);
+  d_active = true;
+  patchLocked();
 }
+
+void GotPatcher::patch() {
+  std::lock_guard<std::mutex> lock(d_mutex);
+  if (d_active) patchLocked();
+}
+
+void GotPatcher::patchLocked() { dl_iterate_phdr(&GotPatcher::visitObject, this); }
 
 int GotPatcher::visitObject(::dl_phdr_info* info, size_t, void* self) {
   static_cast<GotPatcher*>(self)->patchObject(info);
   return 0;
 }
 
-bool GotPatcher::alreadyPatched(uintptr_t base, const char* name) const {
-  for (const auto& object : d_objects) {
-    if (object.base == base && object.name == name) return true;
-  }
-  return false;
-}
-
 void GotPatcher::patchObject(::dl_phdr_info* info) {
   const char* name = info->dlpi_name != nullptr ? info->dlpi_name : "";
   uintptr_t base = info->dlpi_addr;
-  if (isExcluded(name) || alreadyPatched(base, name)) return;
-  d_objects.push_back({base, name});
   // The addon's own calls stay unpatched (the hooks themselves must reach libc).
-  if (base == d_ownBase) return;
+  if (isExcluded(name) || base == d_ownBase) return;
   const ElfW(Dyn)* dynamic = nullptr;
   uintptr_t relroStart = 0, relroEnd = 0;
   for (int i = 0; i < info->dlpi_phnum; ++i) {
@@ -116,7 +116,7 @@ void GotPatcher::patchObject(::dl_phdr_info* info) {
         void** slot = reinterpret_cast<void**>(base + relocation.r_offset);
         void* original = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
         if (original == interposition.replacement) break;
-        d_slots.push_back({base, slot, original});
+        d_slots[slot] = {base, original};
         writeSlot(slot, interposition.replacement, relroStart, relroEnd);
         break;
       }
@@ -126,41 +126,51 @@ void GotPatcher::patchObject(::dl_phdr_info* info) {
   patchTable(relocations, relocationBytes);
 }
 
-void GotPatcher::restore() {
+void GotPatcher::deactivate() {
   std::lock_guard<std::mutex> lock(d_mutex);
+  d_active = false;
   // Only objects that are still loaded: writing into an unloaded object's GOT would crash.
-  struct Visit {
-    GotPatcher* self;
-  } visit{this};
   dl_iterate_phdr(
       [](::dl_phdr_info* info, size_t, void* data) -> int {
-        GotPatcher* self = static_cast<Visit*>(data)->self;
+        GotPatcher* self = static_cast<GotPatcher*>(data);
         uintptr_t relroStart = 0, relroEnd = 0;
+        uintptr_t loadStart = UINTPTR_MAX, loadEnd = 0;
         for (int i = 0; i < info->dlpi_phnum; ++i) {
           const ElfW(Phdr)& phdr = info->dlpi_phdr[i];
+          uintptr_t start = info->dlpi_addr + phdr.p_vaddr;
           if (phdr.p_type == PT_GNU_RELRO) {
-            relroStart = pageStart(info->dlpi_addr + phdr.p_vaddr);
-            relroEnd = info->dlpi_addr + phdr.p_vaddr + phdr.p_memsz;
+            relroStart = pageStart(start);
+            relroEnd = start + phdr.p_memsz;
+          }
+          if (phdr.p_type == PT_LOAD) {
+            loadStart = std::min(loadStart, start);
+            loadEnd = std::max(loadEnd, start + phdr.p_memsz);
           }
         }
-        for (auto& patched : self->d_slots) {
-          if (patched.objectBase != info->dlpi_addr || patched.slot == nullptr) continue;
-          void* current = __atomic_load_n(patched.slot, __ATOMIC_ACQUIRE);
-          bool ours = false;
-          for (const auto& interposition : self->d_interpositions) ours |= current == interposition.replacement;
-          if (ours) writeSlot(patched.slot, patched.original, relroStart, relroEnd);
-          patched.slot = nullptr;
+        for (auto& [slot, patched] : self->d_slots) {
+          uintptr_t address = reinterpret_cast<uintptr_t>(slot);
+          if (patched.objectBase != info->dlpi_addr || address < loadStart || address >= loadEnd) continue;
+          void* current = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+          for (const auto& interposition : self->d_interpositions) {
+            if (current == interposition.replacement) {
+              writeSlot(slot, patched.original, relroStart, relroEnd);
+              break;
+            }
+          }
         }
         return 0;
       },
-      &visit);
+      this);
   d_slots.clear();
-  d_objects.clear();
 }
 
 size_t GotPatcher::patchedObjects() const {
   std::lock_guard<std::mutex> lock(d_mutex);
-  return d_objects.size();
+  std::vector<uintptr_t> bases;
+  for (const auto& [slot, patched] : d_slots) {
+    if (std::find(bases.begin(), bases.end(), patched.objectBase) == bases.end()) bases.push_back(patched.objectBase);
+  }
+  return bases.size();
 }
 
 size_t GotPatcher::patchedSlots() const {

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
-#include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace allocscope::hooks {
@@ -19,15 +19,20 @@ struct Interposition {
 
 // GotPatcher patches JUMP_SLOT and GLOB_DAT relocations of every loaded object except the
 // dynamic loader, the vdso and the addon itself, and remembers each slot's old value so that
-// restore() can put it back. Thread-safe: start, the dlopen hook and stop may race.
+// restore() can put it back. Patching is idempotent per slot: every pass looks at every loaded
+// object and rewrites the slots that do not hold a replacement yet, so an object unloaded and
+// loaded again at the same address (a worker's addon) is patched again. Thread-safe: start,
+// the dlopen hook and stop may race; while inactive, patch() does nothing.
 class GotPatcher {
  public:
   explicit GotPatcher(std::vector<Interposition> interpositions);
 
-  // Patches objects not patched yet (all of them on the first call, new ones after a dlopen).
-  void patchLoadedObjects();
-  // Restores every slot still holding our replacement, in objects that are still loaded.
-  void restore();
+  // activate patches every loaded object and makes later patch() calls work.
+  void activate();
+  // patch patches what is new since the last pass (after a dlopen); nothing while inactive.
+  void patch();
+  // deactivate restores every slot still holding a replacement, in objects still loaded.
+  void deactivate();
 
   size_t patchedObjects() const;
   size_t patchedSlots() const;
@@ -35,23 +40,18 @@ class GotPatcher {
  private:
   struct PatchedSlot {
     uintptr_t objectBase;
-    void** slot;
     void* original;
-  };
-  struct PatchedObject {
-    uintptr_t base;
-    std::string name;
   };
 
   static int visitObject(::dl_phdr_info* info, size_t size, void* self);
   void patchObject(::dl_phdr_info* info);
-  bool alreadyPatched(uintptr_t base, const char* name) const;
+  void patchLocked();
 
   std::vector<Interposition> d_interpositions;
   uintptr_t d_ownBase;
   mutable std::mutex d_mutex;
-  std::vector<PatchedObject> d_objects;
-  std::vector<PatchedSlot> d_slots;
+  bool d_active = false;
+  std::unordered_map<void**, PatchedSlot> d_slots;
 };
 
 }  // namespace allocscope::hooks

@@ -64,10 +64,15 @@ void* allocscope_realloc(void* old, size_t size) noexcept {
 
 void* allocscope_reallocarray(void* old, size_t count, size_t size) noexcept {
   size_t total;
-  bool overflows = __builtin_mul_overflow(count, size, &total);
-  if (!overflows) beforeFree(old);
-  void* address = g_originals.reallocarray(old, count, size);
-  if (!overflows) afterAllocation(address, total);
+  if (__builtin_mul_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  // Not libc's reallocarray: it calls realloc through libc's PLT, whose GOT slot is hooked too,
+  // and the block would be recorded twice.
+  beforeFree(old);
+  void* address = g_originals.realloc(old, total);
+  afterAllocation(address, total);
   return address;
 }
 

@@ -27,7 +27,6 @@ bool resolveOriginals(const char** whyNot) {
   Originals found{};
   bool ok = lookup(libc, "malloc", found.malloc, true) && lookup(libc, "free", found.free, true) &&
             lookup(libc, "calloc", found.calloc, true) && lookup(libc, "realloc", found.realloc, true) &&
-            lookup(libc, "reallocarray", found.reallocarray, true) &&
             lookup(libc, "posix_memalign", found.posix_memalign, true) &&
             lookup(libc, "aligned_alloc", found.aligned_alloc, true) &&
             lookup(libc, "memalign", found.memalign, true) && lookup(libc, "valloc", found.valloc, true) &&

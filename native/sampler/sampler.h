@@ -13,11 +13,22 @@ namespace allocscope::sampler {
 // The running session's mean gap in bytes (0 when not sampling) and its number.
 extern std::atomic<uint64_t> g_intervalBytes;
 extern std::atomic<uint32_t> g_session;
+// Hands each thread a distinct seed: glibc reuses thread stacks and TLS blocks, so a seed taken
+// from the state's address gave short-lived threads identical gaps.
+extern std::atomic<uint64_t> g_seedSequence;
+
+// splitmix64: turns consecutive seeds into unrelated ones.
+inline uint64_t mixSeed(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return (x ^ (x >> 31)) | 1;
+}
 
 // xorshift64*: a few cycles, and only run on sampled events.
 inline uint64_t nextRandom(ThreadState& state) {
   uint64_t x = state.random;
-  if (x == 0) x = reinterpret_cast<uintptr_t>(&state) ^ 0x9E3779B97F4A7C15ull;
+  if (x == 0) x = mixSeed(g_seedSequence.fetch_add(1, std::memory_order_relaxed) ^ __builtin_ia32_rdtsc());
   x ^= x >> 12;
   x ^= x << 25;
   x ^= x >> 27;
@@ -37,10 +48,12 @@ inline bool shouldSample(size_t size) {
   ThreadState& state = t_state;
   state.bytesUntilSample -= static_cast<int64_t>(size);
   if (__builtin_expect(state.bytesUntilSample > 0, 1)) return false;
+  // While the thread does the profiler's own work, nothing is sampled, and the countdown stays
+  // crossed: the application's next allocation is sampled, as it would have been.
+  if (state.busy) return false;
   uint64_t interval = g_intervalBytes.load(std::memory_order_relaxed);
-  if (interval == 0 || state.busy) {
-    // Look again after another MiB: a session may start, or the thread stop being busy.
-    state.bytesUntilSample = 1 << 20;
+  if (interval == 0) {
+    state.bytesUntilSample = 1 << 20;  // not sampling: look again after another MiB
     return false;
   }
   uint32_t session = g_session.load(std::memory_order_relaxed);

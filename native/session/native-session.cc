@@ -14,6 +14,7 @@
 namespace allocscope::sampler {
 std::atomic<uint64_t> g_intervalBytes{0};
 std::atomic<uint32_t> g_session{0};
+std::atomic<uint64_t> g_seedSequence{0};
 thread_local ThreadState t_state __attribute__((tls_model("initial-exec"))) = {};
 }  // namespace allocscope::sampler
 
@@ -50,9 +51,10 @@ std::string NativeSession::start(const NativeSettings& settings) {
   d_settings = settings;
   sampler::g_session.fetch_add(1, std::memory_order_relaxed);
   sampler::g_intervalBytes.store(settings.intervalBytes, std::memory_order_release);
-  d_patcher = std::make_unique<hooks::GotPatcher>(hooks::interpositions());
+  // One patcher for the process's lifetime: the dlopen hook may use it at any moment.
+  if (!d_patcher) d_patcher = std::make_unique<hooks::GotPatcher>(hooks::interpositions());
   hooks::setDlopenListener(&NativeSession::onDlopen);
-  d_patcher->patchLoadedObjects();
+  d_patcher->activate();
   d_drainStop = false;
   d_drainThread = std::thread([this] { drainLoop(); });
   d_running = true;
@@ -62,8 +64,7 @@ std::string NativeSession::start(const NativeSettings& settings) {
 void NativeSession::stop() {
   std::lock_guard<std::mutex> lock(d_mutex);
   if (!d_running) return;
-  hooks::setDlopenListener(nullptr);
-  d_patcher->restore();
+  d_patcher->deactivate();
   sampler::g_intervalBytes.store(0, std::memory_order_release);
   {
     std::lock_guard<std::mutex> drainLock(d_drainMutex);
@@ -86,11 +87,10 @@ NativeSettings NativeSession::settings() const {
 }
 
 void NativeSession::onDlopen() {
-  NativeSession& self = instance();
+  // Not under the session's mutex: a profile() in progress must not make a dlopen skip its
+  // patching. The patcher serializes itself and does nothing while inactive.
   sampler::ScopedBusy busy;
-  // try_lock: start() and stop() patch themselves; a dlopen they cause must not deadlock.
-  std::unique_lock<std::mutex> lock(self.d_mutex, std::try_to_lock);
-  if (lock.owns_lock() && self.d_running) self.d_patcher->patchLoadedObjects();
+  instance().d_patcher->patch();
 }
 
 void NativeSession::drainLoop() {

@@ -61,7 +61,7 @@ export interface NativeStats {
   droppedStackTableFull: number;
   /** Sampled allocations not freed yet. */
   liveSamples: number;
-  /** Loaded objects looked at and GOT slots rewritten. */
+  /** Loaded objects with at least one GOT slot rewritten, and the slots rewritten. */
   hookedObjects: number;
   hookedSlots: number;
   /** Memory the profiler itself uses: fixed buffers plus its tables. */
