@@ -29,6 +29,10 @@ SampleRecorder::SampleRecorder(void* ringStorage, void* tableStorage, size_t sto
     : d_ring(ringStorage, kRingCapacity), d_table(tableStorage, kTableCapacity, kFilterSize), d_storageBytes(storageBytes) {}
 
 void SampleRecorder::clear() {
+  // Records the last session pushed after its final drain must not count in the next one.
+  // Only called by start(), when no drain runs: this is the ring's one consumer for now.
+  while (d_ring.tryPop([](const ring::SampleRecord&) {})) {
+  }
   d_table.clear();
   d_counters.samples.store(0);
   d_counters.droppedRingFull.store(0);

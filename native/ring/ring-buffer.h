@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -12,7 +13,8 @@ namespace allocscope::ring {
 // that tells producers and the consumer whose turn it is, so pushing is one CAS on the tail and
 // never waits for another thread. tryPush never allocates, locks or blocks; it fails when full
 // (the caller counts the drop). One consumer at a time calls tryPop (the drain holds a mutex).
-// Capacity must be a power of two; storage is given by the caller (allocated up front).
+// Capacity must be a power of two and at least 2 (with one cell, "full" and "free for the next
+// lap" are the same sequence number); storage is given by the caller (allocated up front).
 template <typename Record>
 class RingBuffer {
  public:
@@ -25,6 +27,7 @@ class RingBuffer {
 
   RingBuffer(void* storage, size_t capacity)
       : d_cells(static_cast<Cell*>(storage)), d_mask(capacity - 1) {
+    assert(capacity >= 2 && (capacity & (capacity - 1)) == 0);
     for (size_t i = 0; i < capacity; ++i) {
       new (&d_cells[i].sequence) std::atomic<size_t>(i);
     }

@@ -1,0 +1,383 @@
+// Unit tests of native/aggregate/aggregator.cc: records pushed into a real ring (addresses into a
+// real AddressTable, as SampleRecorder::record does), drained and snapshotted per stack.
+#include "aggregate/aggregator.h"
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <new>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "sampler/sampler.h"
+#include "tap.h"
+
+using allocscope::aggregate::AddressTable;
+using allocscope::aggregate::AggregateSnapshot;
+using allocscope::aggregate::Aggregator;
+using allocscope::aggregate::SampleRing;
+using allocscope::aggregate::StackTotals;
+using allocscope::ring::SampleRecord;
+using allocscope::sampler::sampleWeight;
+
+namespace {
+
+using Stack = std::vector<uintptr_t>;
+
+// Fixture owns what SampleRecorder owns: the ring and the address table, on caller storage.
+struct Fixture {
+  explicit Fixture(size_t ringCapacity = 64, size_t tableCapacity = 1 << 12)
+      : ringStorage(::operator new(SampleRing::bytesFor(ringCapacity), std::align_val_t(64))),
+        tableStorage(::operator new(AddressTable::bytesFor(tableCapacity, tableCapacity), std::align_val_t(64))),
+        ring(ringStorage, ringCapacity),
+        table(tableStorage, tableCapacity, tableCapacity) {}
+  ~Fixture() {
+    ::operator delete(ringStorage, std::align_val_t(64));
+    ::operator delete(tableStorage, std::align_val_t(64));
+  }
+  Fixture(const Fixture&) = delete;
+  Fixture& operator=(const Fixture&) = delete;
+
+  // record mirrors SampleRecorder::record: the address goes in the table, then the record is published.
+  bool record(uintptr_t address, uint64_t sampleId, uint64_t sizeBytes, const Stack& frames) {
+    if (!table.insert(address, sampleId)) return false;
+    bool pushed = ring.tryPush([&](SampleRecord& record) {
+      record.sampleId = sampleId;
+      record.sizeBytes = sizeBytes;
+      record.depth = static_cast<uint32_t>(frames.size());
+      for (size_t i = 0; i < frames.size(); ++i) record.frames[i] = frames[i];
+    });
+    if (!pushed) table.remove(address);
+    return pushed;
+  }
+  // free mirrors SampleRecorder::forget.
+  void free(uintptr_t address) {
+    if (table.mayContain(address)) table.remove(address);
+  }
+
+  void* ringStorage;
+  void* tableStorage;
+  SampleRing ring;
+  AddressTable table;
+  Aggregator aggregator;
+};
+
+// totalsFor finds a stack in a snapshot; nullptr when absent.
+const StackTotals* totalsFor(const AggregateSnapshot& snapshot, const Stack& stack) {
+  for (size_t i = 0; i < snapshot.stacks.size(); ++i) {
+    if (snapshot.stacks[i] == stack) return &snapshot.totals[i];
+  }
+  return nullptr;
+}
+
+int countOf(const AggregateSnapshot& snapshot, const Stack& stack) {
+  int count = 0;
+  for (const Stack& s : snapshot.stacks) count += s == stack;
+  return count;
+}
+
+bool near(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max(1.0, std::fabs(b)); }
+
+constexpr uint64_t kInterval = 1024;
+const Stack kStackA = {0x401000, 0x402000, 0x403000};
+const Stack kStackB = {0x501000, 0x502000};
+
+}  // namespace
+
+TEST("snapshot: alloc and in-use totals per stack, unbiased by sampleWeight") {
+  Fixture f;
+  REQUIRE(f.record(0x10000, 1, 512, kStackA));
+  REQUIRE(f.record(0x10100, 2, 512, kStackA));
+  REQUIRE(f.record(0x10200, 3, 512, kStackA));
+  REQUIRE(f.record(0x20000, 4, 4096, kStackB));
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  CHECK_EQ(snapshot.stacks.size(), size_t{2});
+  CHECK_EQ(snapshot.totals.size(), snapshot.stacks.size());
+  CHECK_EQ(snapshot.liveSamples, uint64_t{4});
+  const StackTotals* a = totalsFor(snapshot, kStackA);
+  const StackTotals* b = totalsFor(snapshot, kStackB);
+  REQUIRE(a != nullptr && b != nullptr);
+  double wa = sampleWeight(512, kInterval), wb = sampleWeight(4096, kInterval);
+  CHECK(near(a->allocObjects, 3 * wa));
+  CHECK(near(a->allocBytes, 3 * wa * 512));
+  CHECK(near(a->inuseObjects, 3 * wa));
+  CHECK(near(a->inuseBytes, 3 * wa * 512));
+  CHECK(near(b->allocObjects, wb));
+  CHECK(near(b->allocBytes, wb * 4096));
+  CHECK(near(b->inuseObjects, wb));
+  CHECK(near(b->inuseBytes, wb * 4096));
+  CHECK_EQ(f.aggregator.liveSamples(), uint64_t{4});
+  CHECK_EQ(f.aggregator.droppedStackTableFull(), uint64_t{0});
+
+  // A second snapshot with nothing new reports the same (in-use is recomputed, not added up).
+  AggregateSnapshot again = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  const StackTotals* a2 = totalsFor(again, kStackA);
+  REQUIRE(a2 != nullptr);
+  CHECK(near(a2->allocBytes, a->allocBytes));
+  CHECK(near(a2->inuseBytes, a->inuseBytes));
+}
+
+TEST("freed samples leave in-use and the live table, but stay in alloc totals") {
+  Fixture f;
+  REQUIRE(f.record(0x10000, 1, 512, kStackA));
+  REQUIRE(f.record(0x10100, 2, 512, kStackA));
+  REQUIRE(f.record(0x20000, 3, 4096, kStackB));
+  f.aggregator.drain(f.ring, f.table, kInterval, false);
+  CHECK_EQ(f.aggregator.liveSamples(), uint64_t{3});
+
+  f.free(0x10000);
+  f.free(0x20000);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  CHECK_EQ(snapshot.liveSamples, uint64_t{1});
+  CHECK_EQ(f.aggregator.liveSamples(), uint64_t{1});
+  const StackTotals* a = totalsFor(snapshot, kStackA);
+  const StackTotals* b = totalsFor(snapshot, kStackB);
+  REQUIRE(a != nullptr && b != nullptr);
+  double wa = sampleWeight(512, kInterval), wb = sampleWeight(4096, kInterval);
+  CHECK(near(a->allocObjects, 2 * wa));
+  CHECK(near(a->inuseObjects, wa));
+  CHECK(near(a->inuseBytes, wa * 512));
+  CHECK(near(b->allocBytes, wb * 4096));
+  CHECK_EQ(b->inuseObjects, 0.0);
+  CHECK_EQ(b->inuseBytes, 0.0);
+
+  // The address comes back in a new sample: counted once, under its new id.
+  REQUIRE(f.record(0x10000, 4, 512, kStackB));
+  snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  CHECK_EQ(snapshot.liveSamples, uint64_t{2});
+  b = totalsFor(snapshot, kStackB);
+  REQUIRE(b != nullptr);
+  CHECK(near(b->inuseObjects, wa));
+  CHECK(near(b->allocObjects, wb + wa));
+}
+
+TEST("drain with prune drops freed samples from the live table; without prune it keeps them") {
+  Fixture f;
+  REQUIRE(f.record(0x10000, 1, 100, kStackA));
+  REQUIRE(f.record(0x10100, 2, 100, kStackA));
+  f.free(0x10000);
+  f.aggregator.drain(f.ring, f.table, kInterval, false);
+  CHECK_EQ(f.aggregator.liveSamples(), uint64_t{2});
+  f.aggregator.drain(f.ring, f.table, kInterval, true);
+  CHECK_EQ(f.aggregator.liveSamples(), uint64_t{1});
+  f.free(0x10100);
+  f.aggregator.drain(f.ring, f.table, kInterval, true);
+  CHECK_EQ(f.aggregator.liveSamples(), uint64_t{0});
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  const StackTotals* a = totalsFor(snapshot, kStackA);
+  REQUIRE(a != nullptr);
+  CHECK(near(a->allocObjects, 2 * sampleWeight(100, kInterval)));
+  CHECK_EQ(a->inuseObjects, 0.0);
+}
+
+TEST("a sample freed before its record is drained counts as allocated, never as in use") {
+  Fixture f;
+  REQUIRE(f.record(0x10000, 1, 2048, kStackA));
+  f.free(0x10000);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  const StackTotals* a = totalsFor(snapshot, kStackA);
+  REQUIRE(a != nullptr);
+  CHECK(near(a->allocBytes, sampleWeight(2048, kInterval) * 2048));
+  CHECK_EQ(a->inuseBytes, 0.0);
+  CHECK_EQ(snapshot.liveSamples, uint64_t{0});
+}
+
+TEST("a live address whose record is not drained yet is not counted until it is") {
+  Fixture f;
+  REQUIRE(f.table.insert(0x30000, 7));  // the hook is between insert and push
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  CHECK(snapshot.stacks.empty());
+  CHECK_EQ(snapshot.liveSamples, uint64_t{0});
+  REQUIRE(f.ring.tryPush([](SampleRecord& record) {
+    record.sampleId = 7;
+    record.sizeBytes = 64;
+    record.depth = 2;
+    record.frames[0] = kStackB[0];
+    record.frames[1] = kStackB[1];
+  }));
+  snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  const StackTotals* b = totalsFor(snapshot, kStackB);
+  REQUIRE(b != nullptr);
+  CHECK(near(b->inuseObjects, sampleWeight(64, kInterval)));
+  CHECK_EQ(snapshot.liveSamples, uint64_t{1});
+}
+
+TEST("identical stacks are interned once; prefixes and empty stacks are distinct stacks") {
+  Fixture f;
+  uint64_t id = 1;
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 40; ++i, ++id) REQUIRE(f.record(0x100000 + 16 * id, id, 32, kStackA));
+    f.aggregator.drain(f.ring, f.table, kInterval, false);  // the ring holds 64: drain as we go
+  }
+  Stack prefix(kStackA.begin(), kStackA.begin() + 2);
+  REQUIRE(f.record(0x100000 + 16 * id, id, 32, prefix));
+  ++id;
+  REQUIRE(f.record(0x100000 + 16 * id, id, 32, Stack{}));
+  ++id;
+  Stack deep(allocscope::ring::kMaxFrames);
+  for (size_t i = 0; i < deep.size(); ++i) deep[i] = 0x700000 + i;
+  REQUIRE(f.record(0x100000 + 16 * id, id, 32, deep));
+  ++id;
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  CHECK_EQ(snapshot.stacks.size(), size_t{4});
+  CHECK_EQ(countOf(snapshot, kStackA), 1);
+  CHECK_EQ(countOf(snapshot, prefix), 1);
+  CHECK_EQ(countOf(snapshot, Stack{}), 1);
+  CHECK_EQ(countOf(snapshot, deep), 1);
+  const StackTotals* a = totalsFor(snapshot, kStackA);
+  REQUIRE(a != nullptr);
+  CHECK(near(a->allocObjects, 200 * sampleWeight(32, kInterval)));
+  CHECK(near(a->inuseObjects, 200 * sampleWeight(32, kInterval)));
+  CHECK_EQ(snapshot.liveSamples, uint64_t{203});
+}
+
+TEST("budget: past maxBytes new stacks are dropped and counted; known stacks still accumulate") {
+  Fixture f;
+  // Measure what one stack with one sample costs, then allow about three.
+  {
+    Fixture probe;
+    REQUIRE(probe.record(0x1000, 1, 64, kStackA));
+    probe.aggregator.drain(probe.ring, probe.table, kInterval, false);
+    size_t one = probe.aggregator.bytesUsed();
+    CHECK_GT(one, size_t{0});
+    f.aggregator.setBudget(one * 3 - 1);
+  }
+  std::vector<Stack> stacks;
+  for (uintptr_t i = 0; i < 10; ++i) stacks.push_back(Stack{0x401000 + i * 0x10, 0x402000 + i * 0x10, 0x403000});
+  uint64_t id = 1;
+  for (const Stack& stack : stacks) {
+    REQUIRE(f.record(0x200000 + 16 * id, id, 64, stack));
+    ++id;
+  }
+  f.aggregator.drain(f.ring, f.table, kInterval, false);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  CHECK_EQ(snapshot.stacks.size(), size_t{3});
+  CHECK_EQ(f.aggregator.droppedStackTableFull(), uint64_t{7});
+  for (size_t i = 0; i < 3; ++i) CHECK_EQ(countOf(snapshot, stacks[i]), 1);
+  // Dropped samples are neither live nor in-use, though their addresses sit in the table.
+  CHECK_EQ(snapshot.liveSamples, uint64_t{3});
+
+  // Known stacks still take samples; new ones are still refused.
+  for (int i = 0; i < 5; ++i, ++id) REQUIRE(f.record(0x200000 + 16 * id, id, 64, stacks[0]));
+  REQUIRE(f.record(0x200000 + 16 * id, id, 64, stacks[9]));
+  ++id;
+  snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  CHECK_EQ(snapshot.stacks.size(), size_t{3});
+  CHECK_EQ(f.aggregator.droppedStackTableFull(), uint64_t{8});
+  const StackTotals* first = totalsFor(snapshot, stacks[0]);
+  REQUIRE(first != nullptr);
+  CHECK(near(first->allocObjects, 6 * sampleWeight(64, kInterval)));
+  CHECK(near(first->inuseObjects, 6 * sampleWeight(64, kInterval)));
+
+  // reset forgets stacks, samples and the drop count.
+  f.aggregator.reset();
+  CHECK_EQ(f.aggregator.droppedStackTableFull(), uint64_t{0});
+  CHECK_EQ(f.aggregator.liveSamples(), uint64_t{0});
+  CHECK_EQ(f.aggregator.bytesUsed(), size_t{0});
+  CHECK(f.aggregator.snapshot(f.ring, f.table, kInterval).stacks.empty());
+}
+
+TEST("concurrent: 2 producers record and free while a drain thread drains, prunes and snapshots") {
+  constexpr int kProducers = 2;
+  constexpr uint64_t kPerProducer = 20000;
+  Fixture f(256, 1 << 14);
+  const std::vector<Stack> stacks = {kStackA, kStackB, {0x601000}, {0x601000, 0x602000, 0x603000, 0x604000}};
+  const uint64_t sizes[] = {16, 700, 4096, 100000};
+  constexpr uint64_t kBigInterval = 64 * 1024;
+
+  struct Expected {
+    double allocObjects[4] = {};
+    double allocBytes[4] = {};
+    std::map<uintptr_t, std::pair<int, uint64_t>> live;  // address -> stack, size
+  };
+  std::vector<Expected> expected(kProducers);
+  std::atomic<int> producersDone{0};
+  std::atomic<uint64_t> ringFull{0};
+  std::atomic<uint64_t> tableFull{0};
+
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&, p] {
+      std::mt19937_64 random(p + 1);
+      Expected& mine = expected[p];
+      std::vector<uintptr_t> liveAddresses;
+      uint64_t nextAddress = (uint64_t(p) + 1) << 32;
+      for (uint64_t n = 0; n < kPerProducer; ++n) {
+        int k = static_cast<int>(random() % 4);
+        uintptr_t address = nextAddress;
+        nextAddress += 0x40;
+        uint64_t id = (uint64_t(p + 1) << 40) | (n + 1);
+        // Like SampleRecorder::record, but retried while the ring is full so every sample lands.
+        if (!f.table.insert(address, id)) {
+          tableFull.fetch_add(1);
+          continue;
+        }
+        while (!f.ring.tryPush([&](SampleRecord& record) {
+          record.sampleId = id;
+          record.sizeBytes = sizes[k];
+          record.depth = static_cast<uint32_t>(stacks[k].size());
+          for (size_t i = 0; i < stacks[k].size(); ++i) record.frames[i] = stacks[k][i];
+        })) {
+          ringFull.fetch_add(1);
+          std::this_thread::yield();
+        }
+        double w = sampleWeight(sizes[k], kBigInterval);
+        mine.allocObjects[k] += w;
+        mine.allocBytes[k] += w * static_cast<double>(sizes[k]);
+        mine.live[address] = {k, sizes[k]};
+        liveAddresses.push_back(address);
+        if (random() % 2 == 0 || liveAddresses.size() > 3000) {  // free a random live block
+          size_t at = random() % liveAddresses.size();
+          f.free(liveAddresses[at]);
+          mine.live.erase(liveAddresses[at]);
+          liveAddresses[at] = liveAddresses.back();
+          liveAddresses.pop_back();
+        }
+      }
+      producersDone.fetch_add(1);
+    });
+  }
+  int rounds = 0;
+  while (producersDone.load() < kProducers) {
+    if (rounds % 4 == 3) {
+      f.aggregator.snapshot(f.ring, f.table, kBigInterval);
+    } else {
+      f.aggregator.drain(f.ring, f.table, kBigInterval, true);
+    }
+    ++rounds;
+    std::this_thread::yield();
+  }
+  for (auto& producer : producers) producer.join();
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kBigInterval);
+
+  uint64_t liveCount = 0;
+  double inuseObjects[4] = {}, inuseBytes[4] = {}, allocObjects[4] = {}, allocBytes[4] = {};
+  for (const Expected& mine : expected) {
+    liveCount += mine.live.size();
+    for (int k = 0; k < 4; ++k) {
+      allocObjects[k] += mine.allocObjects[k];
+      allocBytes[k] += mine.allocBytes[k];
+    }
+    for (auto& [address, stackAndSize] : mine.live) {
+      double w = sampleWeight(stackAndSize.second, kBigInterval);
+      inuseObjects[stackAndSize.first] += w;
+      inuseBytes[stackAndSize.first] += w * static_cast<double>(stackAndSize.second);
+    }
+  }
+  CHECK_EQ(tableFull.load(), uint64_t{0});
+  CHECK_EQ(snapshot.stacks.size(), size_t{4});
+  CHECK_EQ(snapshot.liveSamples, liveCount);
+  for (int k = 0; k < 4; ++k) {
+    const StackTotals* totals = totalsFor(snapshot, stacks[k]);
+    if (!CHECK(totals != nullptr)) continue;
+    CHECK_NEAR(totals->allocObjects, allocObjects[k], 1e-9);
+    CHECK_NEAR(totals->allocBytes, allocBytes[k], 1e-9);
+    CHECK_NEAR(totals->inuseObjects, inuseObjects[k], 1e-9);
+    CHECK_NEAR(totals->inuseBytes, inuseBytes[k], 1e-9);
+  }
+  tap::note("%d drain rounds, %llu ring-full retries, %llu live at the end", rounds,
+            static_cast<unsigned long long>(ringFull.load()), static_cast<unsigned long long>(liveCount));
+}
+
+TAP_MAIN()

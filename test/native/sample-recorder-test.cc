@@ -1,0 +1,113 @@
+// Unit tests of native/aggregate/sample-recorder.cc, the hook side of sampling: record puts the
+// address in the table and the record in the ring, forget removes it, a full ring drops and
+// counts, and clear forgets every sample (a new session starts from nothing).
+// SampleRecorder is a process-wide singleton: each test starts by emptying it.
+#include "aggregate/sample-recorder.h"
+
+#include <cstdint>
+#include <vector>
+
+#include "sampler/stack-capture.h"
+#include "sampler/thread-state.h"
+#include "tap.h"
+
+// The globals sampler.h and thread-state.h declare, defined as native/session/native-session.cc does.
+namespace allocscope::sampler {
+std::atomic<uint64_t> g_intervalBytes{0};
+std::atomic<uint32_t> g_session{0};
+std::atomic<uint64_t> g_seedSequence{0};
+thread_local ThreadState t_state __attribute__((tls_model("initial-exec"))) = {};
+}  // namespace allocscope::sampler
+
+using allocscope::aggregate::SampleRecorder;
+using allocscope::ring::SampleRecord;
+
+namespace {
+
+SampleRecorder& emptyRecorder() {
+  static bool created = [] {
+    allocscope::sampler::initStackCapture();
+    return SampleRecorder::create();
+  }();
+  if (!created) {
+    tap::note("SampleRecorder::create() failed");
+    throw tap::Abort{};
+  }
+  SampleRecorder& recorder = *SampleRecorder::get();
+  while (recorder.ring().tryPop([](SampleRecord&) {})) {
+  }
+  recorder.clear();
+  return recorder;
+}
+
+std::vector<SampleRecord> popAll(SampleRecorder& recorder) {
+  std::vector<SampleRecord> records;
+  while (recorder.ring().tryPop([&](SampleRecord& record) { records.push_back(record); })) {
+  }
+  return records;
+}
+
+// Distinct, 16-byte-aligned fake block addresses (the recorder never dereferences them).
+uintptr_t blockAddress(uint64_t i) { return 0x7f0000000000ull + i * 0x40; }
+void* blockPointer(uint64_t i) { return reinterpret_cast<void*>(blockAddress(i)); }
+
+}  // namespace
+
+TEST("create maps the storage once; get returns the instance") {
+  SampleRecorder& recorder = emptyRecorder();
+  CHECK(SampleRecorder::create());  // again: no new mapping
+  CHECK_EQ(SampleRecorder::get(), &recorder);
+  CHECK_EQ(recorder.ring().capacity(), SampleRecorder::kRingCapacity);
+  CHECK_EQ(recorder.table().capacity(), SampleRecorder::kTableCapacity);
+  size_t ringBytes = allocscope::aggregate::SampleRing::bytesFor(SampleRecorder::kRingCapacity);
+  size_t tableBytes =
+      allocscope::aggregate::AddressTable::bytesFor(SampleRecorder::kTableCapacity, SampleRecorder::kFilterSize);
+  CHECK_GE(recorder.storageBytes(), ringBytes + tableBytes);
+}
+
+TEST("record: the address goes in the table and one record in the ring; forget removes it") {
+  SampleRecorder& recorder = emptyRecorder();
+  recorder.setStackDepth(16);
+  recorder.record(blockPointer(1), 1234);
+  recorder.record(blockPointer(2), 99);
+  CHECK_EQ(recorder.counters().samples.load(), uint64_t{2});
+  CHECK(recorder.table().mayContain(blockAddress(1)));
+  std::vector<SampleRecord> records = popAll(recorder);
+  REQUIRE(records.size() == 2);
+  CHECK_EQ(records[0].sizeBytes, uint64_t{1234});
+  CHECK_EQ(records[1].sizeBytes, uint64_t{99});
+  CHECK_NE(records[0].sampleId, records[1].sampleId);
+  CHECK_NE(records[0].sampleId, uint64_t{0});
+  CHECK_LE(records[0].depth, uint32_t{16});
+  recorder.forget(blockPointer(1));
+  recorder.forget(blockPointer(3));  // never sampled: nothing happens
+  CHECK_EQ(recorder.table().remove(blockAddress(1)), uint64_t{0});
+  CHECK_EQ(recorder.table().remove(blockAddress(2)), records[1].sampleId);
+}
+
+TEST("a full ring drops the sample, counts it, and leaves no address behind") {
+  SampleRecorder& recorder = emptyRecorder();
+  recorder.setStackDepth(4);
+  for (uint64_t i = 0; i < SampleRecorder::kRingCapacity + 3; ++i) recorder.record(blockPointer(100 + i), 64);
+  CHECK_EQ(recorder.counters().samples.load(), uint64_t{SampleRecorder::kRingCapacity});
+  CHECK_EQ(recorder.counters().droppedRingFull.load(), uint64_t{3});
+  uint64_t last = 100 + SampleRecorder::kRingCapacity;
+  for (uint64_t i = last; i < last + 3; ++i) CHECK_EQ(recorder.table().remove(blockAddress(i)), uint64_t{0});
+  CHECK_EQ(popAll(recorder).size(), size_t{SampleRecorder::kRingCapacity});
+}
+
+// NativeSession::start calls clear() for a new session after stop() joined the drain thread
+// without draining: records still in the ring belong to the old session. If clear() keeps them,
+// the new session's first drain counts them (old stacks, weighed with the new interval) in its
+// alloc totals.
+TEST("clear forgets samples still in the ring (a new session starts from nothing)") {
+  SampleRecorder& recorder = emptyRecorder();
+  for (uint64_t i = 0; i < 5; ++i) recorder.record(blockPointer(20000 + i), 4096);
+  recorder.clear();
+  CHECK(!recorder.table().mayContain(blockAddress(20000)));
+  CHECK_EQ(recorder.counters().samples.load(), uint64_t{0});
+  size_t stale = popAll(recorder).size();
+  CHECK_EQ(stale, size_t{0});
+}
+
+TAP_MAIN()

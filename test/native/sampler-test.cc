@@ -1,0 +1,250 @@
+// Unit tests of native/sampler/sampler.h: exponential gaps, the shouldSample countdown (sessions,
+// busy threads, no session), and that sampleWeight makes sampled byte totals unbiased.
+#include "sampler/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "sampler/thread-state.h"
+#include "tap.h"
+
+// The globals sampler.h and thread-state.h declare, defined as native/session/native-session.cc does.
+namespace allocscope::sampler {
+std::atomic<uint64_t> g_intervalBytes{0};
+std::atomic<uint32_t> g_session{0};
+std::atomic<uint64_t> g_seedSequence{0};
+thread_local ThreadState t_state __attribute__((tls_model("initial-exec"))) = {};
+}  // namespace allocscope::sampler
+
+using allocscope::sampler::drawGap;
+using allocscope::sampler::g_intervalBytes;
+using allocscope::sampler::g_session;
+using allocscope::sampler::nextRandom;
+using allocscope::sampler::sampleWeight;
+using allocscope::sampler::ScopedBusy;
+using allocscope::sampler::shouldSample;
+using allocscope::sampler::t_state;
+using allocscope::sampler::ThreadState;
+
+namespace {
+
+// startSession mimics NativeSession::start: a new session number, then the interval; the
+// thread's countdown starts as a fresh thread's would, with a fixed seed for repeatable runs.
+void startSession(uint64_t intervalBytes, uint64_t seed) {
+  g_session.fetch_add(1);
+  g_intervalBytes.store(intervalBytes);
+  t_state = {};
+  t_state.random = seed;
+}
+
+void stopSession() { g_intervalBytes.store(0); }
+
+// Samples `count` allocations of `size` bytes; returns the unbiased estimate of their bytes.
+double estimateBytes(uint64_t size, uint64_t count, uint64_t intervalBytes, uint64_t* samples) {
+  double estimate = 0;
+  *samples = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    if (shouldSample(size)) {
+      ++*samples;
+      estimate += sampleWeight(size, intervalBytes) * static_cast<double>(size);
+    }
+  }
+  return estimate;
+}
+
+}  // namespace
+
+TEST("nextRandom seeds itself from 0, differently each time, and does not get stuck") {
+  ThreadState state = {};
+  uint64_t first = nextRandom(state);
+  CHECK_NE(state.random, uint64_t{0});
+  uint64_t second = nextRandom(state);
+  CHECK_NE(first, second);
+  // A state reset to zero at the same address (glibc reuses a dead thread's TLS) starts a new stream.
+  state = {};
+  uint64_t reseeded = nextRandom(state);
+  CHECK_NE(reseeded, first);
+  // Top bits are roughly uniform: about half of the values have bit 63 set.
+  int high = 0;
+  for (int i = 0; i < 100000; ++i) high += static_cast<int>(nextRandom(state) >> 63);
+  CHECK_NEAR(high, 50000.0, 0.02);
+}
+
+TEST("drawGap: mean ~interval (2%), exponential tail P(gap > k*interval) ~ e^-k, sd ~ mean") {
+  for (uint64_t interval : {uint64_t{512} * 1024, uint64_t{4096}, uint64_t{100}}) {
+    ThreadState state = {};
+    state.random = 0x12345678u + interval;
+    constexpr int kDraws = 1000000;
+    double sum = 0, sumSquares = 0;
+    int above1 = 0, above2 = 0, aboveHalf = 0, belowOne = 0;
+    for (int i = 0; i < kDraws; ++i) {
+      int64_t gap = drawGap(state, interval);
+      belowOne += gap < 1;
+      double value = static_cast<double>(gap);
+      sum += value;
+      sumSquares += value * value;
+      above1 += value > static_cast<double>(interval);
+      above2 += value > 2.0 * static_cast<double>(interval);
+      aboveHalf += value > 0.5 * static_cast<double>(interval);
+    }
+    double mean = sum / kDraws;
+    double sd = std::sqrt(sumSquares / kDraws - mean * mean);
+    tap::note("interval %llu: mean %.1f, sd %.1f, P(>i) %.4f, P(>2i) %.4f, P(>i/2) %.4f",
+              static_cast<unsigned long long>(interval), mean, sd, double(above1) / kDraws, double(above2) / kDraws,
+              double(aboveHalf) / kDraws);
+    CHECK_EQ(belowOne, 0);  // a gap is at least one byte
+    CHECK_NEAR(mean, static_cast<double>(interval), 0.02);
+    CHECK_NEAR(sd, static_cast<double>(interval), 0.03);
+    // Within 1% (absolute) of the exponential's tail.
+    CHECK_LE(std::fabs(double(above1) / kDraws - std::exp(-1.0)), 0.01);
+    CHECK_LE(std::fabs(double(above2) / kDraws - std::exp(-2.0)), 0.01);
+    CHECK_LE(std::fabs(double(aboveHalf) / kDraws - std::exp(-0.5)), 0.01);
+  }
+}
+
+TEST("shouldSample: the first crossing in a session draws a gap and samples nothing") {
+  startSession(1024, 42);
+  CHECK(!shouldSample(1));  // countdown was 0: fresh session, start it
+  CHECK_GT(t_state.bytesUntilSample, int64_t{0});
+  CHECK_EQ(t_state.session, g_session.load());
+  int samples = 0;
+  for (int i = 0; i < 10000; ++i) samples += shouldSample(64);
+  CHECK_GT(samples, 0);
+  // A new session: the next crossing only redraws, even if the countdown is way past due.
+  g_session.fetch_add(1);
+  t_state.bytesUntilSample = 1;
+  CHECK(!shouldSample(1u << 20));
+  CHECK_EQ(t_state.session, g_session.load());
+  CHECK(shouldSample(1u << 30));  // same session now: a crossing samples
+  stopSession();
+}
+
+TEST("shouldSample: no session samples nothing and looks again after 1 MiB; a busy thread samples nothing") {
+  startSession(1024, 43);
+  stopSession();
+  int samples = 0;
+  for (int i = 0; i < 100000; ++i) samples += shouldSample(4096);
+  CHECK_EQ(samples, 0);
+  CHECK_GT(t_state.bytesUntilSample, int64_t{0});
+  CHECK_LE(t_state.bytesUntilSample, int64_t{1} << 20);
+
+  startSession(1024, 44);
+  CHECK(!shouldSample(1));  // start the countdown
+  {
+    ScopedBusy busy;
+    {
+      ScopedBusy nested;
+      CHECK(t_state.busy);
+    }
+    CHECK(t_state.busy);  // the nested guard restores "busy", not "idle"
+    for (int i = 0; i < 100000; ++i) samples += shouldSample(4096);
+    CHECK_EQ(samples, 0);
+    CHECK_LE(t_state.bytesUntilSample, int64_t{0});  // the countdown stays crossed while busy
+  }
+  CHECK(!t_state.busy);
+  CHECK(shouldSample(1));  // so the application's next allocation is the sample
+  CHECK_GT(t_state.bytesUntilSample, int64_t{0});
+  stopSession();
+}
+
+TEST("shouldSample: mixed sizes summing to N bytes sample ~N/interval times") {
+  // Sizes well below the interval, where P(sampled) ~ size/interval; the mix's bias from that
+  // approximation is ~0.6%. The exact expectation is the sum of 1 - exp(-size/interval).
+  constexpr uint64_t kInterval = 256 * 1024;
+  startSession(kInterval, 45);
+  std::mt19937_64 random(45);
+  uint64_t totalBytes = 0, samples = 0;
+  double expected = 0;
+  const uint64_t target = kInterval * 40000;
+  while (totalBytes < target) {
+    uint64_t pick = random() % 100;
+    uint64_t size = pick < 70 ? 8 + random() % 120 : pick < 95 ? 128 + random() % 1920 : 2048 + random() % 6144;
+    totalBytes += size;
+    samples += shouldSample(size);
+    expected += -std::expm1(-static_cast<double>(size) / kInterval);
+  }
+  tap::note("%llu bytes: %llu samples, N/interval %.0f, sum of P(sampled) %.0f",
+            static_cast<unsigned long long>(totalBytes), static_cast<unsigned long long>(samples),
+            double(totalBytes) / kInterval, expected);
+  CHECK_NEAR(double(samples), double(totalBytes) / kInterval, 0.02);
+  CHECK_NEAR(double(samples), expected, 0.015);
+  stopSession();
+}
+
+TEST("sampleWeight: 1 / (1 - exp(-size/interval))") {
+  CHECK_EQ(sampleWeight(0, 1024), 1.0);
+  CHECK_NEAR(sampleWeight(1024, 1024), 1.0 / (1.0 - std::exp(-1.0)), 1e-12);
+  CHECK_NEAR(sampleWeight(1, 1 << 20), double(1 << 20), 1e-6);  // ~interval/size for small sizes
+  CHECK_NEAR(sampleWeight(uint64_t{1} << 40, 1024), 1.0, 1e-12);  // huge blocks are always sampled
+  double previous = 1e300;
+  bool decreasing = true;
+  for (uint64_t size = 1; size < (uint64_t{1} << 30); size *= 3) {
+    double weight = sampleWeight(size, 512 * 1024);
+    decreasing = decreasing && weight <= previous && weight >= 1.0;
+    previous = weight;
+  }
+  CHECK(decreasing);
+}
+
+TEST("sampleWeight unbiases: sum(weight * S) over sampled allocations of size S ~ total bytes (2%)") {
+  struct Case {
+    uint64_t size;
+    uint64_t interval;
+  };
+  // From S << interval (rarely sampled, weight ~interval/S) to S >> interval (weight ~1).
+  for (Case c : {Case{16, 4096}, Case{1000, 64 * 1024}, Case{4096, 512 * 1024}, Case{512 * 1024, 512 * 1024},
+                 Case{3 * 1024 * 1024, 512 * 1024}}) {
+    double probability = -std::expm1(-double(c.size) / double(c.interval));
+    uint64_t count = static_cast<uint64_t>(40000 / probability) + 1;  // ~40k samples: 0.5% noise
+    startSession(c.interval, c.size * 31 + c.interval);
+    uint64_t samples = 0;
+    double estimate = estimateBytes(c.size, count, c.interval, &samples);
+    double total = double(c.size) * double(count);
+    tap::note("size %llu, interval %llu: %llu allocations, %llu samples, estimate/total %.4f",
+              static_cast<unsigned long long>(c.size), static_cast<unsigned long long>(c.interval),
+              static_cast<unsigned long long>(count), static_cast<unsigned long long>(samples), estimate / total);
+    CHECK_NEAR(estimate, total, 0.02);
+    CHECK_NEAR(double(samples), probability * double(count), 0.02);
+  }
+  stopSession();
+}
+
+TEST("sampleWeight unbiases a mixed stream, per size class and in total") {
+  constexpr uint64_t kInterval = 32 * 1024;
+  startSession(kInterval, 46);
+  std::mt19937_64 random(46);
+  const uint64_t sizes[] = {24, 200, 4000, 100000, 2000000};
+  double total[5] = {}, estimate[5] = {};
+  uint64_t samples[5] = {};
+  for (int i = 0; i < 8000000; ++i) {
+    // Small blocks are common, big ones rare.
+    uint64_t pick = random() % 1000;
+    int k = pick < 700 ? 0 : pick < 950 ? 1 : pick < 990 ? 2 : pick < 999 ? 3 : 4;
+    uint64_t size = sizes[k];
+    total[k] += double(size);
+    if (shouldSample(size)) {
+      ++samples[k];
+      estimate[k] += sampleWeight(size, kInterval) * double(size);
+    }
+  }
+  double allTotal = 0, allEstimate = 0;
+  for (int k = 0; k < 5; ++k) {
+    allTotal += total[k];
+    allEstimate += estimate[k];
+    double probability = -std::expm1(-double(sizes[k]) / kInterval);
+    // Four standard deviations of the estimate, sqrt((1 - p) / samples), and at least 2%.
+    double tolerance = std::max(0.02, 4 * std::sqrt((1 - probability) / std::max<double>(1, samples[k])));
+    tap::note("size %llu: %llu samples, estimate/total %.4f (tolerance %.3f)",
+              static_cast<unsigned long long>(sizes[k]),
+              static_cast<unsigned long long>(samples[k]), estimate[k] / total[k], tolerance);
+    CHECK_GT(samples[k], uint64_t{3000});
+    CHECK_NEAR(estimate[k], total[k], tolerance);
+  }
+  CHECK_NEAR(allEstimate, allTotal, 0.02);
+  stopSession();
+}
+
+TAP_MAIN()
