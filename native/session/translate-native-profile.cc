@@ -1,39 +1,24 @@
 // Symbolizes and flattens a native snapshot for the TypeScript profile builder.
 #include "session/translate-native-profile.h"
 
-#include <cstring>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "sampler/thread-state.h"
 #include "symbolize/symbolizer.h"
+#include "util/string-table.h"
+#include "util/typed-arrays.h"
 
 namespace allocscope::session {
 
-namespace {
-
-template <typename TypedArray, typename T>
-TypedArray toJs(Napi::Env env, const std::vector<T>& values) {
-  TypedArray array = TypedArray::New(env, values.size());
-  if (!values.empty()) std::memcpy(array.Data(), values.data(), values.size() * sizeof(T));
-  return array;
-}
-
-}  // namespace
 
 Napi::Value translateNativeProfile(Napi::Env env, const aggregate::AggregateSnapshot& snapshot) {
   sampler::ScopedBusy busy;  // symbolizing allocates; those allocations are not the application's
   symbolize::Symbolizer symbolizer(symbolize::loadedObjects());
   const auto& objects = symbolizer.objects();
 
-  std::vector<std::string> strings{""};
-  std::unordered_map<std::string, int32_t> stringIds{{"", 0}};
-  auto intern = [&](const std::string& text) {
-    auto [entry, added] = stringIds.try_emplace(text, static_cast<int32_t>(strings.size()));
-    if (added) strings.push_back(text);
-    return entry->second;
-  };
+  util::StringTable strings;
 
   std::unordered_map<uintptr_t, int32_t> pcIndex;
   std::vector<double> pcs;
@@ -48,7 +33,7 @@ Napi::Value translateNativeProfile(Napi::Env env, const aggregate::AggregateSnap
         symbolize::Frame frame = symbolizer.lookup(pc - 1);
         pcs.push_back(static_cast<double>(pc));
         pcObject.push_back(frame.object == nullptr ? -1 : static_cast<int32_t>(frame.object - objects.data()));
-        pcFunction.push_back(intern(frame.function));
+        pcFunction.push_back(strings.intern(frame.function));
       }
       stackPcs.push_back(entry->second);
     }
@@ -70,21 +55,19 @@ Napi::Value translateNativeProfile(Napi::Env env, const aggregate::AggregateSnap
     object.Set("buildId", objects[i].buildId);
     jsObjects.Set(static_cast<uint32_t>(i), object);
   }
-  Napi::Array jsStrings = Napi::Array::New(env, strings.size());
-  for (size_t i = 0; i < strings.size(); ++i) jsStrings.Set(static_cast<uint32_t>(i), strings[i]);
 
   Napi::Object result = Napi::Object::New(env);
   result.Set("objects", jsObjects);
-  result.Set("strings", jsStrings);
-  result.Set("pcs", toJs<Napi::Float64Array>(env, pcs));
-  result.Set("pcObject", toJs<Napi::Int32Array>(env, pcObject));
-  result.Set("pcFunction", toJs<Napi::Int32Array>(env, pcFunction));
-  result.Set("stackOffsets", toJs<Napi::Int32Array>(env, stackOffsets));
-  result.Set("stackPcs", toJs<Napi::Int32Array>(env, stackPcs));
-  result.Set("allocObjects", toJs<Napi::Float64Array>(env, allocObjects));
-  result.Set("allocBytes", toJs<Napi::Float64Array>(env, allocBytes));
-  result.Set("inuseObjects", toJs<Napi::Float64Array>(env, inuseObjects));
-  result.Set("inuseBytes", toJs<Napi::Float64Array>(env, inuseBytes));
+  result.Set("strings", strings.toJs(env));
+  result.Set("pcs", util::copyToJs<Napi::Float64Array>(env, pcs));
+  result.Set("pcObject", util::copyToJs<Napi::Int32Array>(env, pcObject));
+  result.Set("pcFunction", util::copyToJs<Napi::Int32Array>(env, pcFunction));
+  result.Set("stackOffsets", util::copyToJs<Napi::Int32Array>(env, stackOffsets));
+  result.Set("stackPcs", util::copyToJs<Napi::Int32Array>(env, stackPcs));
+  result.Set("allocObjects", util::copyToJs<Napi::Float64Array>(env, allocObjects));
+  result.Set("allocBytes", util::copyToJs<Napi::Float64Array>(env, allocBytes));
+  result.Set("inuseObjects", util::copyToJs<Napi::Float64Array>(env, inuseObjects));
+  result.Set("inuseBytes", util::copyToJs<Napi::Float64Array>(env, inuseBytes));
   result.Set("liveSamples", static_cast<double>(snapshot.liveSamples));
   return result;
 }
