@@ -1,7 +1,7 @@
 // buildHeapProfile turns V8's flattened allocation tree into a pprof-shaped Profile of in-use memory.
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ProfileBuilder } from '../model/builder';
+import { heapProfileHeader, INUSE_TYPES, ProfileBuilder } from '../model/builder';
 import type { Label, Location, Profile } from '../model/profile';
 import type { HeapSnapshotArrays } from '../native/types';
 import { VERSION } from '../version';
@@ -40,23 +40,19 @@ export function functionName(name: string, file: string, line: number): string {
  */
 export function buildHeapProfile(snapshot: HeapSnapshotArrays, context: HeapProfileContext): Profile {
   const { settings } = context;
-  const builder = new ProfileBuilder({
-    sampleTypes: [
-      { type: 'inuse_objects', unit: 'count' },
-      { type: 'inuse_space', unit: 'bytes' },
-    ],
-    defaultSampleType: 'inuse_space',
-    periodType: { type: 'space', unit: 'bytes' },
-    period: settings.intervalBytes,
+  const builder = new ProfileBuilder(heapProfileHeader({
+    // V8's sampler keeps no record of freed samples (on Node 20): in-use figures only.
+    sampleTypes: INUSE_TYPES,
+    intervalBytes: settings.intervalBytes,
+    startNanos: context.startNanos,
     timeNanos: context.timeNanos,
-    durationNanos: Number(context.timeNanos - context.startNanos),
     comments: [
       `allocscope ${VERSION}: JS heap, V8 sampling heap profiler`,
       `intervalBytes=${settings.intervalBytes} stackDepth=${settings.stackDepth}`,
       `node ${process.version} pid=${process.pid} thread_id=${context.threadId}`,
       context.collectedGarbage ? 'full garbage collection before snapshot: yes' : 'full garbage collection before snapshot: no (may include garbage)',
     ],
-  });
+  }));
   // JS frames have no native addresses; one mapping for the Node binary tells pprof the
   // functions are already symbolized, so it neither warns nor tries to symbolize.
   const mapping = builder.addMapping({

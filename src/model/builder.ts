@@ -12,6 +12,39 @@ export interface ProfileHeader {
   comments: string[];
 }
 
+/** The sample types of Go's heap profiles, in Go's order; a profile may use the inuse_* pair only. */
+export const ALLOC_TYPES: ValueType[] = [
+  { type: 'alloc_objects', unit: 'count' },
+  { type: 'alloc_space', unit: 'bytes' },
+];
+export const INUSE_TYPES: ValueType[] = [
+  { type: 'inuse_objects', unit: 'count' },
+  { type: 'inuse_space', unit: 'bytes' },
+];
+
+/**
+ * heapProfileHeader is the header of a heap profile in Go's convention: period type
+ * space/bytes, period = the sampling interval, inuse_space shown by default, the duration
+ * since sampling started.
+ */
+export function heapProfileHeader(fields: {
+  sampleTypes: ValueType[];
+  intervalBytes: number;
+  startNanos: bigint;
+  timeNanos: bigint;
+  comments: string[];
+}): ProfileHeader {
+  return {
+    sampleTypes: fields.sampleTypes,
+    defaultSampleType: 'inuse_space',
+    periodType: { type: 'space', unit: 'bytes' },
+    period: fields.intervalBytes,
+    timeNanos: fields.timeNanos,
+    durationNanos: Number(fields.timeNanos - fields.startNanos),
+    comments: fields.comments,
+  };
+}
+
 /** A source position for {@link ProfileBuilder.sourceLocation}. */
 export interface SourceFrame {
   name: string;

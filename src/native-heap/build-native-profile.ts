@@ -1,5 +1,5 @@
 // buildNativeProfile turns the native profiler's flattened snapshot into a pprof profile in Go's heap format.
-import { ProfileBuilder } from '../model/builder';
+import { ALLOC_TYPES, heapProfileHeader, INUSE_TYPES, ProfileBuilder } from '../model/builder';
 import type { Location, Mapping, Profile } from '../model/profile';
 import type { NativeSnapshotArrays, NativeStats } from '../native/types';
 import { VERSION } from '../version';
@@ -19,18 +19,11 @@ export interface NativeProfileContext {
  */
 export function buildNativeProfile(snapshot: NativeSnapshotArrays, context: NativeProfileContext): Profile {
   const { settings, stats } = context;
-  const builder = new ProfileBuilder({
-    sampleTypes: [
-      { type: 'alloc_objects', unit: 'count' },
-      { type: 'alloc_space', unit: 'bytes' },
-      { type: 'inuse_objects', unit: 'count' },
-      { type: 'inuse_space', unit: 'bytes' },
-    ],
-    defaultSampleType: 'inuse_space',
-    periodType: { type: 'space', unit: 'bytes' },
-    period: settings.intervalBytes,
+  const builder = new ProfileBuilder(heapProfileHeader({
+    sampleTypes: [...ALLOC_TYPES, ...INUSE_TYPES],
+    intervalBytes: settings.intervalBytes,
+    startNanos: context.startNanos,
     timeNanos: context.timeNanos,
-    durationNanos: Number(context.timeNanos - context.startNanos),
     comments: [
       `allocscope ${VERSION}: native heap, malloc/free hooks`,
       `intervalBytes=${settings.intervalBytes} stackDepth=${settings.stackDepth}`,
@@ -39,7 +32,7 @@ export function buildNativeProfile(snapshot: NativeSnapshotArrays, context: Nati
         `table=${stats.droppedTableFull} stacks=${stats.droppedStackTableFull}`,
       `hooked objects=${stats.hookedObjects} slots=${stats.hookedSlots} profiler bytes=${stats.profilerBytes}`,
     ],
-  });
+  }));
   const mappings: Mapping[] = snapshot.objects.map((object) =>
     builder.addMapping({
       memoryStart: object.start, memoryLimit: object.limit, fileOffset: object.fileOffset,
