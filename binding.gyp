@@ -10,6 +10,8 @@
         "native/hooks/originals.cc",
         "native/hooks/got-patcher.cc",
         "native/hooks/intercept.cc",
+        "native/sampler/sampler.cc",
+        "native/sampler/thread-state.cc",
         "native/sampler/stack-capture.cc",
         "native/aggregate/sample-recorder.cc",
         "native/aggregate/aggregator.cc",
@@ -29,7 +31,7 @@
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++20", "-fno-omit-frame-pointer", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["-std=c++20", "-fno-omit-frame-pointer", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "libraries": ["-ldl"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",

@@ -23,7 +23,10 @@ prints a summary. Takes a few minutes on 2 cores; --quick takes about one.
   --json FILE  also write both results as JSON
   -h, --help   this help
 
-Numbers are reported, never judged: no result makes this command fail.`;
+Numbers are reported, never judged: no result makes this command fail.
+
+The native profiler's benchmarks take about 8 minutes together and run on their own:
+node bench/malloc-loop.js and node bench/native-workload.js (--help on each).`;
 
 async function main() {
   const options = parseBenchArgs(process.argv.slice(2), { usage: USAGE, defaultRounds: undefined, quickRounds: undefined });

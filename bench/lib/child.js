@@ -12,14 +12,24 @@ function reportResult(result) {
 /**
  * runChild runs `node [execArgv] script [args]` in a fresh process and resolves to the object
  * the child passed to reportResult. Its other output is forwarded (stdout lines to our stdout
- * when `echo` is true). Rejects when the child fails or reports nothing.
+ * when `echo` is true). Rejects when the child fails or reports nothing. `wrapper` is a command
+ * that runs Node, e.g. ['heaptrack', '-o', file]: it is spawned with Node's command line appended.
+ * `quietStderr` keeps the child's stderr (a wrapper's chatter) out of ours unless the child fails.
  */
-function runChild(script, args, { execArgv = [], echo = false, env = process.env } = {}) {
+function runChild(script, args, { execArgv = [], echo = false, env = process.env, wrapper = [], quietStderr = false } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...execArgv, script, ...args], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+    const command = [...wrapper, process.execPath, ...execArgv, script, ...args];
+    const child = spawn(command[0], command.slice(1), {
+      stdio: ['ignore', 'pipe', quietStderr ? 'pipe' : 'inherit'],
       env,
     });
+    let stderr = '';
+    if (quietStderr) {
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (chunk) => {
+        stderr = (stderr + chunk).slice(-16384);
+      });
+    }
     let buffered = '';
     let result;
     child.stdout.setEncoding('utf8');
@@ -36,7 +46,7 @@ function runChild(script, args, { execArgv = [], echo = false, env = process.env
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (buffered !== '' && echo) process.stdout.write(buffered);
-      if (code !== 0) reject(new Error(`${script} ${args.join(' ')} exited with ${signal ?? code}`));
+      if (code !== 0) reject(new Error(`${script} ${args.join(' ')} exited with ${signal ?? code}${stderr ? `\n${stderr}` : ''}`));
       else if (result === undefined) reject(new Error(`${script} ${args.join(' ')} reported no result`));
       else resolve(result);
     });

@@ -7,6 +7,15 @@ const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..', '..');
 
+/**
+ * allocscopeRoot is the allocscope package the benchmarks load: this checkout, or the built copy
+ * named by $ALLOCSCOPE_BENCH_ROOT (e.g. a `git archive` of one commit built apart, so that a
+ * rebuild of this checkout during a long run cannot change or remove what is measured).
+ */
+function allocscopeRoot() {
+  return process.env.ALLOCSCOPE_BENCH_ROOT ? path.resolve(process.env.ALLOCSCOPE_BENCH_ROOT) : ROOT;
+}
+
 function packageVersion(file) {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8')).version;
@@ -46,9 +55,9 @@ function newestMtime(dir) {
   return newest;
 }
 
-function git(args) {
+function git(args, cwd = ROOT) {
   try {
-    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trimEnd();
+    return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trimEnd();
   } catch {
     return undefined;
   }
@@ -59,11 +68,25 @@ function git(args) {
  * from it (uncommitted changes are measured too, as built), and when dist/ and the addon were built.
  */
 function build() {
-  const commit = git(['rev-parse', '--short', 'HEAD']);
-  const status = git(['status', '--porcelain', '--', 'src', 'native']);
-  const dist = newestMtime(path.join(ROOT, 'dist'));
-  const addon = newestMtime(path.join(ROOT, 'build', 'Release'));
+  const root = allocscopeRoot();
+  let commit;
+  let status;
+  if (root === ROOT) {
+    commit = git(['rev-parse', '--short', 'HEAD']);
+    status = git(['status', '--porcelain', '--', 'src', 'native']);
+  } else {
+    // A copy: its commit is in .git-commit (written when it was exported), else it is a git checkout.
+    try {
+      commit = fs.readFileSync(path.join(root, '.git-commit'), 'utf8').trim();
+    } catch {
+      commit = git(['rev-parse', '--short', 'HEAD'], root);
+      status = git(['status', '--porcelain', '--', 'src', 'native'], root);
+    }
+  }
+  const dist = newestMtime(path.join(root, 'dist'));
+  const addon = newestMtime(path.join(root, 'build', 'Release'));
   return {
+    root: root === ROOT ? undefined : root,
     commit: commit ?? 'unknown',
     uncommitted: status === undefined ? [] : status.split('\n').filter(Boolean).map((l) => l.slice(3)),
     distBuilt: dist?.toISOString() ?? 'missing',
@@ -90,8 +113,8 @@ function formatEnvironment(env) {
   return [
     `machine: ${env.cpus} CPUs, ${env.cpuModel}, ${env.memoryGiB} GiB, ${env.platform}`,
     `node ${env.node} (V8 ${env.v8}), allocscope ${env.allocscope}, @datadog/pprof ${env.datadogPprof}`,
-    `allocscope build: git ${env.build.commit}, ${env.build.uncommitted.length ? `uncommitted changes in ${env.build.uncommitted.join(', ')}` : 'src/ and native/ as committed'}; dist/ built ${env.build.distBuilt}, addon built ${env.build.addonBuilt}`,
+    `allocscope build${env.build.root ? ` (from ${env.build.root})` : ''}: git ${env.build.commit}, ${env.build.uncommitted.length ? `uncommitted changes in ${env.build.uncommitted.join(', ')}` : 'src/ and native/ as committed'}; dist/ built ${env.build.distBuilt}, addon built ${env.build.addonBuilt}`,
   ].join('\n');
 }
 
-module.exports = { ROOT, environment, formatEnvironment };
+module.exports = { ROOT, allocscopeRoot, environment, formatEnvironment };

@@ -1,12 +1,12 @@
 // Loads the two profilers under test: allocscope from dist/ and @datadog/pprof from node_modules.
 'use strict';
 const path = require('node:path');
-const { ROOT } = require('./env');
+const { allocscopeRoot } = require('./env');
 
-/** loadAllocscope returns allocscope's public API as built by `npm run build:ts`. */
+/** loadAllocscope returns allocscope's public API as built by `npm run build:ts` (see allocscopeRoot). */
 function loadAllocscope() {
   try {
-    return require(path.join(ROOT, 'dist', 'index.js'));
+    return require(path.join(allocscopeRoot(), 'dist', 'index.js'));
   } catch (error) {
     throw new Error(`cannot load allocscope from dist/ (run \`npm run build\` first): ${error.message}`, { cause: error });
   }

@@ -92,6 +92,19 @@ function bootstrapRatioCI(a, b, { level = 0.95, iterations = 4000, seed = 1 } = 
 }
 
 /**
+ * bootstrapDiffCI estimates a confidence interval of median(a) - median(b) by resampling each
+ * group with replacement (percentile bootstrap). Returns { low, high, level }.
+ */
+function bootstrapDiffCI(a, b, { level = 0.95, iterations = 4000, seed = 1 } = {}) {
+  const rng = mulberry32(seed);
+  const diffs = new Float64Array(iterations);
+  for (let i = 0; i < iterations; i++) diffs[i] = median(resample(a, rng)) - median(resample(b, rng));
+  diffs.sort();
+  const tail = (1 - level) / 2;
+  return { low: quantileSorted(diffs, tail), high: quantileSorted(diffs, 1 - tail), level };
+}
+
+/**
  * bootstrapPairedCI estimates a confidence interval of `statistic(pairs)` by resampling whole
  * pairs (e.g. blocks of phases measured together) with replacement. Returns { low, high, level }.
  */
@@ -104,4 +117,4 @@ function bootstrapPairedCI(pairs, statistic, { level = 0.95, iterations = 4000, 
   return { low: quantileSorted(values, tail), high: quantileSorted(values, 1 - tail), level };
 }
 
-module.exports = { sorted, quantile, quantileSorted, median, summarize, ratio, mulberry32, shuffled, bootstrapRatioCI, bootstrapPairedCI };
+module.exports = { sorted, quantile, quantileSorted, median, summarize, ratio, mulberry32, shuffled, bootstrapRatioCI, bootstrapDiffCI, bootstrapPairedCI };

@@ -11,6 +11,12 @@ namespace allocscope::aggregate {
 
 SampleRecorder* SampleRecorder::s_instance = nullptr;
 
+// Until create() runs nothing is hooked; a zeroed filter of the same size keeps the pointer valid.
+namespace {
+uint8_t s_emptyFilter[SampleRecorder::kFilterSize];
+}  // namespace
+const uint8_t* g_addressFilter = s_emptyFilter;
+
 bool SampleRecorder::create() {
   if (s_instance != nullptr) return true;
   size_t ringBytes = SampleRing::bytesFor(kRingCapacity);
@@ -22,6 +28,7 @@ bool SampleRecorder::create() {
   // The instance lives in the mapping too; it is never destroyed (hooks may run until exit).
   s_instance = new (bytes) SampleRecorder(bytes + sizeof(SampleRecorder),
                                           bytes + sizeof(SampleRecorder) + ringBytes, total);
+  g_addressFilter = s_instance->d_table.filter();
   return true;
 }
 

@@ -35,11 +35,8 @@ class SampleRecorder {
 
   void setStackDepth(int depth) { d_stackDepth.store(depth, std::memory_order_relaxed); }
   void record(void* address, size_t sizeBytes);
-  void forget(void* address) {
-    uintptr_t key = reinterpret_cast<uintptr_t>(address);
-    if (__builtin_expect(!d_table.mayContain(key), 1)) return;
-    d_table.remove(key);
-  }
+  // forgetSampled removes an address the filter says may be sampled (see forget() below).
+  void forgetSampled(void* address) { d_table.remove(reinterpret_cast<uintptr_t>(address)); }
 
   SampleRing& ring() { return d_ring; }
   AddressTable& table() { return d_table; }
@@ -59,5 +56,18 @@ class SampleRecorder {
   std::atomic<int> d_stackDepth{64};
   size_t d_storageBytes;
 };
+
+// The address filter, reachable from the free hook with one load (set once by create()).
+extern const uint8_t* g_addressFilter;
+
+// forget is all a hooked free does for an unsampled block: one filter byte, read through a
+// global pointer with a constant mask. Only for a sampled (or colliding) address does it go on.
+inline void forget(void* address) {
+  uintptr_t key = reinterpret_cast<uintptr_t>(address);
+  const uint8_t* filter = g_addressFilter;
+  size_t index = AddressTable::filterIndex(key, SampleRecorder::kFilterSize - 1);
+  if (__builtin_expect(__atomic_load_n(&filter[index], __ATOMIC_RELAXED) == 0, 1)) return;
+  SampleRecorder::get()->forgetSampled(address);
+}
 
 }  // namespace allocscope::aggregate

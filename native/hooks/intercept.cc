@@ -17,20 +17,22 @@ using aggregate::SampleRecorder;
 
 std::atomic<void (*)()> s_dlopenListener{nullptr};
 
-inline void afterAllocation(void* address, size_t size) {
-  if (address == nullptr || !sampler::shouldSample(size)) return;
-  SampleRecorder* recorder = SampleRecorder::get();
-  if (recorder == nullptr) return;
+// Out of line and cold: the common path of a hook then saves no registers.
+__attribute__((noinline, cold)) void recordSample(void* address, size_t size) {
   sampler::ScopedBusy busy;  // whatever the unwinder allocates is not sampled
-  recorder->record(address, size);
+  SampleRecorder::get()->record(address, size);
+}
+
+// The recorder exists before any GOT slot points here (start() creates it, and it is never
+// destroyed), so the hooks need no null checks.
+inline void afterAllocation(void* address, size_t size) {
+  if (sampler::shouldSample(size) && address != nullptr) recordSample(address, size);
 }
 
 // Forget before the block goes back to libc: afterwards another thread may get the same
 // address and insert it, and we would forget the wrong sample.
 inline void beforeFree(void* address) {
-  if (address == nullptr) return;
-  SampleRecorder* recorder = SampleRecorder::get();
-  if (recorder != nullptr) recorder->forget(address);
+  if (address != nullptr) aggregate::forget(address);
 }
 
 extern "C" {

@@ -42,26 +42,16 @@ inline int64_t drawGap(ThreadState& state, uint64_t meanBytes) {
   return static_cast<int64_t>(-std::log(uniform) * static_cast<double>(meanBytes)) + 1;
 }
 
-// shouldSample is the whole common path: one TLS decrement and a compare. It returns true
-// when this allocation is to be sampled, and draws the next gap then.
+// onCountdownCrossed is the rare part of shouldSample, kept out of line so that the common path
+// needs no saved registers. It returns true when the allocation is to be sampled.
+bool onCountdownCrossed(ThreadState& state);
+
+// shouldSample is the whole common path: one TLS decrement and a compare.
 inline bool shouldSample(size_t size) {
   ThreadState& state = t_state;
   state.bytesUntilSample -= static_cast<int64_t>(size);
   if (__builtin_expect(state.bytesUntilSample > 0, 1)) return false;
-  // While the thread does the profiler's own work, nothing is sampled, and the countdown stays
-  // crossed: the application's next allocation is sampled, as it would have been.
-  if (state.busy) return false;
-  uint64_t interval = g_intervalBytes.load(std::memory_order_relaxed);
-  if (interval == 0) {
-    state.bytesUntilSample = 1 << 20;  // not sampling: look again after another MiB
-    return false;
-  }
-  uint32_t session = g_session.load(std::memory_order_relaxed);
-  bool fresh = state.session != session;
-  state.session = session;
-  state.bytesUntilSample = drawGap(state, interval);
-  // A thread's first countdown in a session was not drawn yet: start it now, sample nothing.
-  return !fresh;
+  return onCountdownCrossed(state);
 }
 
 // The factor that unbiases one sample of `size` bytes: 1 / P(sampled) = 1 / (1 - exp(-size/interval)).

@@ -18,7 +18,9 @@ struct ThreadState {
   uint32_t session;
 };
 
-extern thread_local ThreadState t_state __attribute__((tls_model("initial-exec")));
+// __thread (a plain, statically initialized TLS variable) rather than thread_local: accesses
+// from other files then need no call to C++'s thread-local wrapper on the hook's common path.
+extern __thread ThreadState t_state __attribute__((tls_model("initial-exec")));
 
 // ScopedBusy marks the calling thread busy for its lifetime (nesting is allowed).
 class ScopedBusy {

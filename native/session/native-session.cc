@@ -11,13 +11,6 @@
 #include "sampler/sampler.h"
 #include "sampler/stack-capture.h"
 
-namespace allocscope::sampler {
-std::atomic<uint64_t> g_intervalBytes{0};
-std::atomic<uint32_t> g_session{0};
-std::atomic<uint64_t> g_seedSequence{0};
-thread_local ThreadState t_state __attribute__((tls_model("initial-exec"))) = {};
-}  // namespace allocscope::sampler
-
 namespace allocscope::session {
 
 namespace {

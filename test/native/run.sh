@@ -39,7 +39,8 @@ export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
 extra_sources() {
   case "$1" in
     aggregator-test) echo native/aggregate/aggregator.cc ;;
-    sample-recorder-test) echo native/aggregate/sample-recorder.cc native/sampler/stack-capture.cc ;;
+    sampler-test) echo native/sampler/sampler.cc ;;
+    sample-recorder-test) echo native/aggregate/sample-recorder.cc native/sampler/stack-capture.cc native/sampler/sampler.cc ;;
   esac
 }
 
