@@ -1,4 +1,4 @@
-// Builds a test fixture's native addon with npm's bundled node-gyp, only when an output is
+// Builds a fixture's native addon (tests' and benchmarks') with npm's bundled node-gyp, only when an output is
 // missing or older than a source, under a lock so that test files running in parallel never
 // run node-gyp in the same directory at the same time.
 'use strict';
@@ -118,4 +118,4 @@ function runAsScript(build) {
   }
 }
 
-module.exports = { buildFixture, runAsScript, staleReason };
+module.exports = { buildFixture, runAsScript, staleReason, findNodeGyp, nodedirArgs };
