@@ -6,7 +6,7 @@ const zlib = require('node:zlib');
 const { runChild, reportResult } = require('./lib/child');
 const { parseBenchArgs, writeJson } = require('./lib/cli');
 const { environment, formatEnvironment } = require('./lib/env');
-const { findPeers, jemallocEnv, heaptrackRun, formatPeers } = require('./lib/native-peers');
+const { findPeers, formatPeers, peerSpec } = require('./lib/native-peers');
 const { loadAllocscope } = require('./lib/profilers');
 const { summarize, ratio, median, mulberry32, shuffled, bootstrapRatioCI, bootstrapPairedCI } = require('./lib/stats');
 const { formatTable, fmt, fmtRatio, fmtPct } = require('./lib/table');
@@ -193,24 +193,8 @@ function configSpec(name, peers) {
       return { describe: 'no profiler (identical to baseline: the A/A control)', spawn: () => ({}) };
     case 'allocscope':
       return { describe: 'allocscope heap.start() + native.start(), defaults (512 KiB each)', spawn: () => ({}) };
-    case 'jemalloc':
-      if (peers.jemalloc.missing) return { unavailable: peers.jemalloc.missing };
-      return { describe: `LD_PRELOAD jemalloc ${peers.jemalloc.version.split('-')[0]}, no profiling`, spawn: () => ({ env: jemallocEnv(peers.jemalloc, { prof: false }) }) };
-    case 'jemalloc-prof':
-      if (peers.jemalloc.missing) return { unavailable: peers.jemalloc.missing };
-      if (!peers.jemalloc.prof) return { unavailable: `${peers.jemalloc.path} was built without --enable-prof` };
-      return { describe: 'jemalloc prof:true,lg_prof_sample:19 (512 KiB)', spawn: () => ({ env: jemallocEnv(peers.jemalloc, { prof: true }) }) };
-    case 'heaptrack':
-      if (peers.heaptrack.missing) return { unavailable: peers.heaptrack.missing };
-      return {
-        describe: `heaptrack ${peers.heaptrack.version} (every call recorded)`,
-        spawn: () => {
-          const run = heaptrackRun(peers.heaptrack);
-          return { wrapper: run.wrapper, quietStderr: true, after: run };
-        },
-      };
     default:
-      throw new Error(`unknown configuration ${name}`);
+      return peerSpec(name, peers);
   }
 }
 

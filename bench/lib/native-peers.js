@@ -103,4 +103,32 @@ function formatPeers(peers) {
   ].join('\n');
 }
 
-module.exports = { findPeers, jemallocEnv, heaptrackRun, formatPeers, JEMALLOC_PROF_CONF };
+/**
+ * peerSpec describes how a trial runs under one of the peers, the same in every native benchmark:
+ * `jemalloc` (the allocator alone), `jemalloc-prof` (its sampling profiler) or `heaptrack`.
+ * Returns { unavailable } when the peer is missing; throws for an unknown name.
+ */
+function peerSpec(name, peers) {
+  switch (name) {
+    case 'jemalloc':
+      if (peers.jemalloc.missing) return { unavailable: peers.jemalloc.missing };
+      return { describe: `LD_PRELOAD jemalloc ${peers.jemalloc.version.split('-')[0]}, no profiling`, spawn: () => ({ env: jemallocEnv(peers.jemalloc, { prof: false }) }) };
+    case 'jemalloc-prof':
+      if (peers.jemalloc.missing) return { unavailable: peers.jemalloc.missing };
+      if (!peers.jemalloc.prof) return { unavailable: `${peers.jemalloc.path} was built without --enable-prof` };
+      return { describe: 'jemalloc prof:true,lg_prof_sample:19 (512 KiB)', spawn: () => ({ env: jemallocEnv(peers.jemalloc, { prof: true }) }) };
+    case 'heaptrack':
+      if (peers.heaptrack.missing) return { unavailable: peers.heaptrack.missing };
+      return {
+        describe: `heaptrack ${peers.heaptrack.version} (every call recorded)`,
+        spawn: () => {
+          const run = heaptrackRun(peers.heaptrack);
+          return { wrapper: run.wrapper, quietStderr: true, after: run };
+        },
+      };
+    default:
+      throw new Error(`unknown configuration ${name}`);
+  }
+}
+
+module.exports = { findPeers, jemallocEnv, heaptrackRun, formatPeers, peerSpec, JEMALLOC_PROF_CONF };
