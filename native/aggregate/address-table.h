@@ -43,7 +43,8 @@ class AddressTable {
     std::memset(d_filter, 0, d_filterMask + 1);
   }
 
-  // mayContain is the free path's first and usually last check.
+  // mayContain: false means the address was certainly not sampled. (The free hook makes the same
+  // check through g_addressFilter, without going through this object.)
   bool mayContain(uintptr_t address) const {
     return __atomic_load_n(&d_filter[filterIndex(address)], __ATOMIC_RELAXED) != 0;
   }

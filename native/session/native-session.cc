@@ -74,11 +74,6 @@ bool NativeSession::running() const {
   return d_running;
 }
 
-NativeSettings NativeSession::settings() const {
-  std::lock_guard<std::mutex> lock(d_mutex);
-  return d_settings;
-}
-
 void NativeSession::onDlopen() {
   // Not under the session's mutex: a profile() in progress must not make a dlopen skip its
   // patching. The patcher serializes itself and does nothing while inactive.

@@ -41,7 +41,6 @@ class NativeSession {
   // stop restores the GOT slots and discards the samples; does nothing when idle.
   void stop();
   bool running() const;
-  NativeSettings settings() const;
   aggregate::AggregateSnapshot snapshot();
   NativeStats stats() const;
 

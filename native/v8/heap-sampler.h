@@ -20,8 +20,6 @@ class HeapSampler {
   bool start(Napi::Env env, const HeapSamplerSettings& settings);
   // Stops V8's sampler and discards its samples; does nothing when idle.
   void stop();
-  bool isRunning() const { return d_running; }
-  const HeapSamplerSettings& settings() const { return d_settings; }
   // Returns the live samples as flat arrays (see translate-heap-profile.h). With
   // collectGarbage, a full collection runs first so that dead objects are not reported.
   // Returns undefined, and counts as stopped, when another tool stopped V8's sampler.
