@@ -5,7 +5,7 @@
 
 #include <new>
 
-#include "sampler/stack-capture.h"
+#include "unwind/stack-capture.h"
 
 namespace allocscope::aggregate {
 
@@ -59,7 +59,7 @@ void SampleRecorder::record(void* address, size_t sizeBytes) {
   bool pushed = d_ring.tryPush([&](ring::SampleRecord& record) {
     record.sampleId = sampleId;
     record.sizeBytes = sizeBytes;
-    record.depth = static_cast<uint32_t>(sampler::captureStack(record.frames, depth));
+    record.depth = static_cast<uint32_t>(unwind::captureStack(record.frames, depth));
   });
   if (!pushed) {
     d_table.remove(key);  // nobody else can know this block yet

@@ -9,7 +9,7 @@
 #include "hooks/intercept.h"
 #include "hooks/originals.h"
 #include "sampler/sampler.h"
-#include "sampler/stack-capture.h"
+#include "unwind/stack-capture.h"
 
 namespace allocscope::session {
 
@@ -31,11 +31,11 @@ std::string NativeSession::start(const NativeSettings& settings) {
   const char* whyNot = "";
   if (!hooks::resolveOriginals(&whyNot)) return whyNot;
   if (!aggregate::SampleRecorder::create()) return "could not map memory for the sample buffers";
-  static std::once_flag once;
-  std::call_once(once, [] {
-    sampler::initStackCapture();
+  static bool canCaptureStacks = [] {
     pthread_atfork(nullptr, nullptr, &stopSamplingInChild);
-  });
+    return unwind::initStackCapture();
+  }();
+  if (!canCaptureStacks) return "native stacks need glibc 2.35 or later (for _dl_find_object)";
   auto* recorder = aggregate::SampleRecorder::get();
   recorder->clear();
   recorder->setStackDepth(settings.stackDepth);

@@ -22,10 +22,10 @@ esac
 
 CXX="${CXX:-g++}"
 out=build/native-tests
-common=(-std=c++20 -O1 -g -Inative -pthread)
+common=(-std=c++20 -O1 -g -fno-omit-frame-pointer -Inative -pthread)
 asan_flags=(-fsanitize=address,undefined -fno-sanitize-recover=all)
 tsan_flags=(-fsanitize=thread)
-asan_tests=(ring-buffer-test address-table-test sampler-test aggregator-test sample-recorder-test)
+asan_tests=(ring-buffer-test address-table-test sampler-test aggregator-test sample-recorder-test unwind-test)
 tsan_tests=(ring-buffer-test address-table-test aggregator-test)
 jobs="$(nproc 2>/dev/null || echo 2)"
 # A hung test (a lost wakeup, a livelock) fails after this long instead of stalling the run.
@@ -40,7 +40,8 @@ extra_sources() {
   case "$1" in
     aggregator-test) echo native/aggregate/aggregator.cc ;;
     sampler-test) echo native/sampler/sampler.cc ;;
-    sample-recorder-test) echo native/aggregate/sample-recorder.cc native/sampler/stack-capture.cc native/sampler/sampler.cc ;;
+    sample-recorder-test) echo native/aggregate/sample-recorder.cc native/unwind/*.cc native/sampler/sampler.cc ;;
+    unwind-test) echo native/unwind/*.cc -rdynamic "-L$out" -lno-frame-pointers "-Wl,-rpath,$PWD/$out" ;;
   esac
 }
 
@@ -69,6 +70,13 @@ if [ "$mode" != tsan ] && [ -f test/native/run-symbolizer-test.sh ]; then
     echo $? >"$logs/symbolizer.status"
   ) &
   symbolizer_pid=$!
+fi
+
+# The unwind test's stand-in for a distro library: no frame pointers, not instrumented.
+mkdir -p "$out"
+if ! "${CC:-gcc}" -O2 -fomit-frame-pointer -fPIC -shared test/native/no-frame-pointers.c \
+  -o "$out/libno-frame-pointers.so" >"$logs/no-frame-pointers.build" 2>&1; then
+  cat "$logs/no-frame-pointers.build"
 fi
 
 # Build every binary, $jobs at a time (the symbolizer's build takes one of the slots).

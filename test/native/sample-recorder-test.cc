@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "sampler/stack-capture.h"
+#include "unwind/stack-capture.h"
 #include "sampler/thread-state.h"
 #include "tap.h"
 
@@ -25,7 +25,7 @@ namespace {
 
 SampleRecorder& emptyRecorder() {
   static bool created = [] {
-    allocscope::sampler::initStackCapture();
+    allocscope::unwind::initStackCapture();
     return SampleRecorder::create();
   }();
   if (!created) {
