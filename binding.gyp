@@ -2,7 +2,19 @@
 {
   "targets": [
     {
+      # The hooks' common paths, without frame pointers: each is then a countdown (or a filter
+      # byte) and a tail call into libc. See native/hooks/fast-paths.cc.
+      "target_name": "allocscope_fast_paths",
+      "type": "static_library",
+      "sources": ["native/hooks/fast-paths.cc"],
+      "include_dirs": ["native"],
+      # No exceptions either: a noexcept function that may see one keeps a frame to terminate in.
+      "cflags_cc!": ["-fno-omit-frame-pointer"],
+      "cflags_cc": ["-std=c++20", "-fPIC", "-fomit-frame-pointer", "-fno-exceptions", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
       "target_name": "allocscope",
+      "dependencies": ["allocscope_fast_paths"],
       "sources": [
         "native/addon.cc",
         "native/v8/heap-sampler.cc",
@@ -10,10 +22,12 @@
         "native/hooks/originals.cc",
         "native/hooks/got-patcher.cc",
         "native/hooks/intercept.cc",
+        "native/hooks/sampled-paths.cc",
         "native/sampler/sampler.cc",
         "native/sampler/thread-state.cc",
         "native/unwind/eh-frame.cc",
         "native/unwind/code-kinds.cc",
+        "native/unwind/rule-cache.cc",
         "native/unwind/stack-capture.cc",
         "native/aggregate/sample-recorder.cc",
         "native/aggregate/aggregator.cc",

@@ -9,9 +9,9 @@
 namespace allocscope::aggregate {
 
 // AddressTable answers, on every hooked free, "was this address sampled?". Most frees are of
-// unsampled blocks, so a free first reads one byte of a counting prefilter (a hashed count of
-// live sampled addresses) and stops when it is 0: probing the table itself on every free would
-// cost 3-5 ns. Inserts and removes are lock-free (CAS on the key); a key is owned by one thread
+// unsampled blocks, so a free first reads one byte of a counting prefilter (a count of live
+// sampled addresses per filter index, see filterIndex) and stops when it is 0: probing the table
+// itself on every free would cost 3-5 ns. Inserts and removes are lock-free (CAS on the key); a key is owned by one thread
 // at a time because an address is live at most once. Probing is bounded: an insert that finds
 // no cell within kMaxProbe gives up and the sample is dropped and counted. Storage (cells and
 // filter) is allocated up front by the caller.
@@ -52,7 +52,13 @@ class AddressTable {
   // The filter's bytes and the index of an address in them, for a free path that reads the
   // filter through a global pointer rather than through this object (one load less).
   const uint8_t* filter() const { return d_filter; }
-  static size_t filterIndex(uintptr_t address, size_t filterMask) { return (mix(address) >> 40) & filterMask; }
+  static size_t filterIndex(uintptr_t address, size_t filterMask) {
+    // Not hashed: blocks close in memory share a cache line of the filter, so a free usually
+    // finds its byte in cache (a hash made every free a cache miss, most of the hook's cost).
+    // Folding in the bits above the window spreads windows that are far apart.
+    int windowBits = 4 + __builtin_popcountll(filterMask);
+    return ((address >> 4) ^ (address >> windowBits)) & filterMask;
+  }
 
   bool insert(uintptr_t address, uint64_t sampleId) {
     size_t index = cellIndex(address);

@@ -46,6 +46,10 @@ void SampleRecorder::clear() {
   d_counters.droppedTableFull.store(0);
 }
 
+__attribute__((noinline, cold)) void SampleRecorder::forgetSampled(void* address) {
+  d_table.remove(reinterpret_cast<uintptr_t>(address));
+}
+
 void SampleRecorder::record(void* address, size_t sizeBytes) {
   uint64_t sampleId = d_nextSampleId.fetch_add(1, std::memory_order_relaxed);
   uintptr_t key = reinterpret_cast<uintptr_t>(address);

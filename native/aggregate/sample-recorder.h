@@ -22,12 +22,12 @@ struct RecorderCounters {
 
 // SampleRecorder owns the ring and the address table. Their storage is mmapped once, up front,
 // so the hooks never allocate and the profiler's memory stays outside the heap it measures.
-// record() and forget() run inside allocator hooks on any thread: no allocation, no lock.
+// record() and forgetSampled() run inside allocator hooks on any thread: no allocation, no lock.
 class SampleRecorder {
  public:
   static constexpr size_t kRingCapacity = 8192;
   static constexpr size_t kTableCapacity = 1 << 18;
-  static constexpr size_t kFilterSize = 1 << 18;
+  static constexpr size_t kFilterSize = 1 << 16;
 
   // create maps the storage; returns false when the mapping fails (then nothing is sampled).
   static bool create();
@@ -35,8 +35,9 @@ class SampleRecorder {
 
   void setStackDepth(int depth) { d_stackDepth.store(depth, std::memory_order_relaxed); }
   void record(void* address, size_t sizeBytes);
-  // forgetSampled removes an address the filter says may be sampled (see forget() below).
-  void forgetSampled(void* address) { d_table.remove(reinterpret_cast<uintptr_t>(address)); }
+  // forgetSampled removes an address the filter says may be sampled (see mayBeSampled below). Out of
+  // line, so that the free hook's common path saves no registers.
+  void forgetSampled(void* address);
 
   SampleRing& ring() { return d_ring; }
   AddressTable& table() { return d_table; }
@@ -60,14 +61,13 @@ class SampleRecorder {
 // The address filter, reachable from the free hook with one load (set once by create()).
 extern const uint8_t* g_addressFilter;
 
-// forget is all a hooked free does for an unsampled block: one filter byte, read through a
-// global pointer with a constant mask. Only for a sampled (or colliding) address does it go on.
-inline void forget(void* address) {
+// mayBeSampled is all a hooked free does for an unsampled block: one filter byte, read through
+// a global pointer with a constant mask. Only for a sampled (or colliding) address is it true,
+// and the hook goes on to forgetSampled.
+inline bool mayBeSampled(void* address) {
   uintptr_t key = reinterpret_cast<uintptr_t>(address);
-  const uint8_t* filter = g_addressFilter;
   size_t index = AddressTable::filterIndex(key, SampleRecorder::kFilterSize - 1);
-  if (__builtin_expect(__atomic_load_n(&filter[index], __ATOMIC_RELAXED) == 0, 1)) return;
-  SampleRecorder::get()->forgetSampled(address);
+  return address != nullptr && __atomic_load_n(&g_addressFilter[index], __ATOMIC_RELAXED) != 0;
 }
 
 }  // namespace allocscope::aggregate

@@ -6,20 +6,30 @@ std::atomic<uint64_t> g_intervalBytes{0};
 std::atomic<uint32_t> g_session{0};
 std::atomic<uint64_t> g_seedSequence{0};
 
-__attribute__((noinline, cold)) bool onCountdownCrossed(ThreadState& state) {
+__attribute__((noinline, cold)) bool onCountdownCrossed(ThreadState& state, size_t size) {
   // While the thread does the profiler's own work, nothing is sampled, and the countdown stays
   // crossed: the application's next allocation is sampled, as it would have been.
   if (state.busy) return false;
   uint64_t interval = g_intervalBytes.load(std::memory_order_relaxed);
-  if (interval == 0) {
-    state.bytesUntilSample = 1 << 20;  // not sampling: look again after another MiB
+  if (interval == 0) {  // not sampling: look again after a while
+    state.bytesUntilSample = kLongestCountdown;
+    state.bytesBeyondCountdown = 0;
     return false;
   }
+  // What is left of the current gap after this allocation. A thread new to this session starts
+  // a gap right before it (gaps are memoryless: that is as good as one drawn at start()).
   uint32_t session = g_session.load(std::memory_order_relaxed);
-  bool fresh = state.session != session;
-  state.session = session;
-  state.bytesUntilSample = drawGap(state, interval);
-  // A thread's first countdown in a session was not drawn yet: start it now, sample nothing.
-  return !fresh;
+  int64_t remaining;
+  if (state.session != session) {
+    state.session = session;
+    remaining = drawGap(state, interval) - static_cast<int64_t>(size);
+  } else {
+    remaining = state.bytesUntilSample + state.bytesBeyondCountdown;
+  }
+  bool sampled = remaining <= 0;
+  if (sampled) remaining = drawGap(state, interval);
+  state.bytesUntilSample = remaining < kLongestCountdown ? remaining : kLongestCountdown;
+  state.bytesBeyondCountdown = remaining - state.bytesUntilSample;
+  return sampled;
 }
 }  // namespace allocscope::sampler

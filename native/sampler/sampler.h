@@ -42,17 +42,25 @@ inline int64_t drawGap(ThreadState& state, uint64_t meanBytes) {
   return static_cast<int64_t>(-std::log(uniform) * static_cast<double>(meanBytes)) + 1;
 }
 
-// onCountdownCrossed is the rare part of shouldSample, kept out of line so that the common path
-// needs no saved registers. It returns true when the allocation is to be sampled.
-bool onCountdownCrossed(ThreadState& state);
+// The longest countdown a thread runs before it looks at the session again. A longer gap is
+// run in pieces of this size, so that a thread left with a gap drawn for a much larger interval
+// (or while no session ran) joins a new session after at most this many bytes.
+constexpr int64_t kLongestCountdown = 1 << 20;
 
-// shouldSample is the whole common path: one TLS decrement and a compare.
-inline bool shouldSample(size_t size) {
+// countDown is the whole common path: one TLS decrement and a compare. It returns true while
+// the allocation is certainly not sampled; otherwise onCountdownCrossed decides.
+inline bool countDown(size_t size) {
   ThreadState& state = t_state;
   state.bytesUntilSample -= static_cast<int64_t>(size);
-  if (__builtin_expect(state.bytesUntilSample > 0, 1)) return false;
-  return onCountdownCrossed(state);
+  return state.bytesUntilSample > 0;
 }
+
+// onCountdownCrossed is the rare part, out of line: it returns true when the allocation of
+// `size` bytes that crossed the countdown is to be sampled, and sets the next countdown.
+bool onCountdownCrossed(ThreadState& state, size_t size);
+
+// shouldSample: both parts together, for callers that need not split them.
+inline bool shouldSample(size_t size) { return !countDown(size) && onCountdownCrossed(t_state, size); }
 
 // The factor that unbiases one sample of `size` bytes: 1 / P(sampled) = 1 / (1 - exp(-size/interval)).
 inline double sampleWeight(uint64_t size, uint64_t interval) {

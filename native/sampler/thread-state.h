@@ -8,8 +8,10 @@ namespace allocscope::sampler {
 // Initial-exec TLS costs ~0.5 ns per access in a dlopen'd addon (general-dynamic 1.5-2 ns), but
 // the static TLS space left for dlopen'd objects is only ~1.5 KiB: keep this struct tiny.
 struct ThreadState {
-  // Bytes left until the next sample; <= 0 means this allocation is sampled.
+  // Bytes left until the countdown is crossed (see sampler.h): then the sampler decides.
   int64_t bytesUntilSample;
+  // The part of the current gap beyond this countdown (gaps run in pieces of at most 1 MiB).
+  int64_t bytesBeyondCountdown;
   uint64_t random;
   // Set while the hook does its own work (and for good in the drain thread): allocations made
   // meanwhile are passed through unsampled, so the hooks never recurse.

@@ -9,6 +9,7 @@
 #include "hooks/intercept.h"
 #include "hooks/originals.h"
 #include "sampler/sampler.h"
+#include "unwind/rule-cache.h"
 #include "unwind/stack-capture.h"
 
 namespace allocscope::session {
@@ -78,6 +79,7 @@ void NativeSession::onDlopen() {
   // Not under the session's mutex: a profile() in progress must not make a dlopen skip its
   // patching. The patcher serializes itself and does nothing while inactive.
   sampler::ScopedBusy busy;
+  unwind::RuleCache::clear();  // the new object may sit where an unloaded one was
   instance().d_patcher->patch();
 }
 

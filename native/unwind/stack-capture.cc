@@ -6,6 +6,7 @@
 
 #include "unwind/code-kinds.h"
 #include "unwind/eh-frame.h"
+#include "unwind/rule-cache.h"
 
 namespace allocscope::unwind {
 
@@ -74,7 +75,10 @@ bool stepFramePointer(Frame& frame, uintptr_t top) {
 // Through the unwind table row for the call site (pc - 1: the call may end the function).
 bool stepUnwindTables(Frame& frame, const void* ehFrameHdr, uintptr_t top) {
   FrameRule rule;
-  if (!findFrameRule(ehFrameHdr, frame.pc - 1, rule) || rule.cfaIsExpression) return false;
+  if (!RuleCache::find(frame.pc, rule)) {
+    if (!findFrameRule(ehFrameHdr, frame.pc - 1, rule) || rule.cfaIsExpression) return false;
+    RuleCache::store(frame.pc, rule);
+  }
   uintptr_t base;
   if (rule.cfaRegister == kRegisterStackPointer) {
     base = frame.stackPointer;

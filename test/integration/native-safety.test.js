@@ -114,6 +114,8 @@ describe('native', () => {
     // Per round: realloc(NULL, 1000), malloc(100000) shrunk to 100, malloc(64) x2 with one grown
     // to 1 MiB, malloc(200) whose realloc to a huge size fails. Small blocks are weighted, hence ~.
     near(r.allocSpace, rounds * (1000 + 100000 + 100 + 64 + 64 + 1048576 + 200), 0.01, 'alloc_space under alloc_probe_realloc_cases');
+    // Each stack starts at the function that called the allocator: no hook frame, no frame lost.
+    assert.equal(r.leafAllocSpace, r.allocSpace, 'alloc_space with alloc_probe_realloc_cases as the leaf');
     assert.equal(r.inuseSpace, 0, 'in use after everything was freed');
     assert.equal(r.droppedTableFull, 0);
   });
@@ -125,6 +127,7 @@ describe('native', () => {
     // Per round: posix_memalign 1000, aligned_alloc 1024, memalign 5000, valloc 10000, pvalloc 10000,
     // reallocarray 100x8 grown to 1000x8, calloc 512x4; the failing calls allocate nothing.
     near(r.allocSpace, rounds * (1000 + 1024 + 5000 + 10000 + 10000 + 800 + 8000 + 2048), 0.01, 'alloc_space under alloc_probe_aligned_cases');
+    assert.equal(r.leafAllocSpace, r.allocSpace, 'alloc_space with alloc_probe_aligned_cases as the leaf');
     assert.equal(r.inuseSpace, 0, `in use after everything was freed (${r.inuseObjects} objects)`);
     assert.equal(r.droppedTableFull, 0, 'address table drops with hardly anything live');
   });

@@ -33,12 +33,16 @@ struct OwnedTable {
   AddressTable table;
 };
 
-// A mirror of AddressTable's private hash, to build addresses that land in a chosen cell and
-// filter bucket. The test "the hash mirror agrees with the table" fails if the two drift apart.
+// A mirror of AddressTable's private hash and filter index, to build addresses that land in a
+// chosen cell and filter bucket. The test "the hash mirror agrees with the table" fails if the
+// mirror and the table drift apart.
 constexpr uint64_t kMultiplier = 0x9E3779B97F4A7C15ull;
 uint64_t mirrorMix(uintptr_t address) { return (address >> 4) * kMultiplier; }
 size_t mirrorCell(uintptr_t address, size_t capacity) { return (mirrorMix(address) >> 20) & (capacity - 1); }
-size_t mirrorBucket(uintptr_t address, size_t filterSize) { return (mirrorMix(address) >> 40) & (filterSize - 1); }
+size_t mirrorBucket(uintptr_t address, size_t filterSize) {
+  int windowBits = 4 + __builtin_popcountll(filterSize - 1);
+  return ((address >> 4) ^ (address >> windowBits)) & (filterSize - 1);
+}
 
 uint64_t inverseOf(uint64_t odd) {
   uint64_t inverse = odd;  // Newton's iteration doubles the correct low bits each round
@@ -47,12 +51,12 @@ uint64_t inverseOf(uint64_t odd) {
 }
 
 // addressWith returns a 16-byte-aligned address whose mix has the given cell bits (20..) and
-// filter bits (40..); the other bits come from `random`.
+// whose filter index is `bucket`; the other bits come from `random` (tries until both fit).
 uintptr_t addressWith(std::mt19937_64& random, size_t cell, size_t capacity, size_t bucket, size_t filterSize) {
   static const uint64_t inverse = inverseOf(kMultiplier);
-  uint64_t cellMask = uint64_t(capacity - 1) << 20, bucketMask = uint64_t(filterSize - 1) << 40;
+  uint64_t cellMask = uint64_t(capacity - 1) << 20;
   for (;;) {
-    uint64_t product = (random() & ~cellMask & ~bucketMask) | (uint64_t(cell) << 20) | (uint64_t(bucket) << 40);
+    uint64_t product = (random() & ~cellMask) | (uint64_t(cell) << 20);
     uint64_t shifted = product * inverse;  // address >> 4
     if (shifted >> 60 != 0 || shifted < 16) continue;  // must survive << 4, and not be a sentinel
     uintptr_t address = static_cast<uintptr_t>(shifted << 4);

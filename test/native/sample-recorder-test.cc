@@ -78,8 +78,9 @@ TEST("record: the address goes in the table and one record in the ring; forget r
   CHECK_NE(records[0].sampleId, records[1].sampleId);
   CHECK_NE(records[0].sampleId, uint64_t{0});
   CHECK_LE(records[0].depth, uint32_t{16});
-  allocscope::aggregate::forget(blockPointer(1));
-  allocscope::aggregate::forget(blockPointer(3));  // never sampled: nothing happens
+  CHECK(allocscope::aggregate::mayBeSampled(blockPointer(1)));
+  recorder.forgetSampled(blockPointer(1));
+  recorder.forgetSampled(blockPointer(3));  // never sampled: nothing happens
   CHECK_EQ(recorder.table().remove(blockAddress(1)), uint64_t{0});
   CHECK_EQ(recorder.table().remove(blockAddress(2)), records[1].sampleId);
 }

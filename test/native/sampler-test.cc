@@ -1,5 +1,5 @@
 // Unit tests of native/sampler/sampler.h: exponential gaps, the shouldSample countdown (sessions,
-// busy threads, no session), and that sampleWeight makes sampled byte totals unbiased.
+// long gaps across sessions, busy threads, no session), and that sampleWeight makes sampled byte totals unbiased.
 #include "sampler/sampler.h"
 
 #include <algorithm>
@@ -36,7 +36,7 @@ void startSession(uint64_t intervalBytes, uint64_t seed) {
   g_session.fetch_add(1);
   g_intervalBytes.store(intervalBytes);
   t_state = {};
-  t_state.random = seed;
+  t_state.random = allocscope::sampler::mixSeed(seed);  // a raw small seed would start xorshift poorly
 }
 
 void stopSession() { g_intervalBytes.store(0); }
@@ -104,20 +104,46 @@ TEST("drawGap: mean ~interval (2%), exponential tail P(gap > k*interval) ~ e^-k,
   }
 }
 
-TEST("shouldSample: the first crossing in a session draws a gap and samples nothing") {
+TEST("shouldSample: a thread's first allocation in a session starts a gap right before it") {
   startSession(1024, 42);
-  CHECK(!shouldSample(1));  // countdown was 0: fresh session, start it
+  CHECK(!shouldSample(0));  // a gap is at least one byte: a 0-byte allocation never ends it
   CHECK_GT(t_state.bytesUntilSample, int64_t{0});
   CHECK_EQ(t_state.session, g_session.load());
   int samples = 0;
   for (int i = 0; i < 10000; ++i) samples += shouldSample(64);
   CHECK_GT(samples, 0);
-  // A new session: the next crossing only redraws, even if the countdown is way past due.
+  // A new session: the crossing draws the new session's gap from this allocation, so one far
+  // larger than the interval is sampled whatever was left of the old countdown.
   g_session.fetch_add(1);
   t_state.bytesUntilSample = 1;
-  CHECK(!shouldSample(1u << 20));
+  CHECK(shouldSample(1u << 20));
   CHECK_EQ(t_state.session, g_session.load());
-  CHECK(shouldSample(1u << 30));  // same session now: a crossing samples
+  stopSession();
+}
+
+TEST("shouldSample: a gap drawn for a huge interval does not silence the thread in the next session") {
+  // Gaps run in pieces of at most 1 MiB, and each piece's end looks at the session: a thread
+  // whose last gap was drawn at 1 GiB samples at the new interval after at most 1 MiB.
+  startSession(1ull << 30, 46);
+  CHECK(!shouldSample(0));
+  CHECK_LE(t_state.bytesUntilSample, allocscope::sampler::kLongestCountdown);
+  CHECK_GT(t_state.bytesBeyondCountdown, int64_t{0});  // ~1 GiB, almost surely
+  g_session.fetch_add(1);  // a new session at 512 KiB, without touching this thread's state
+  g_intervalBytes.store(512 * 1024);
+  uint64_t samples = 0;
+  for (int i = 0; i < 64 * 256; ++i) samples += shouldSample(4096);  // 64 MiB
+  tap::note("64 MiB at 512 KiB after a 1 GiB session: %llu samples (expected ~126-128)",
+            static_cast<unsigned long long>(samples));
+  CHECK_GE(samples, uint64_t{96});
+  CHECK_LE(samples, uint64_t{160});
+  // Within one session, a long gap run in pieces samples as one gap: 1 GiB-interval sampling of
+  // 64 GiB in 1 MiB allocations takes ~64 samples.
+  startSession(1ull << 30, 47);
+  samples = 0;
+  for (int i = 0; i < 64 * 1024; ++i) samples += shouldSample(1 << 20);
+  tap::note("64 GiB at 1 GiB: %llu samples", static_cast<unsigned long long>(samples));
+  CHECK_GE(samples, uint64_t{40});
+  CHECK_LE(samples, uint64_t{90});
   stopSession();
 }
 
@@ -131,7 +157,7 @@ TEST("shouldSample: no session samples nothing and looks again after 1 MiB; a bu
   CHECK_LE(t_state.bytesUntilSample, int64_t{1} << 20);
 
   startSession(1024, 44);
-  CHECK(!shouldSample(1));  // start the countdown
+  CHECK(!shouldSample(0));  // start the countdown
   {
     ScopedBusy busy;
     {
