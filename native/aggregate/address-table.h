@@ -14,7 +14,8 @@ namespace allocscope::aggregate {
 // itself on every free would cost 3-5 ns. Inserts and removes are lock-free (CAS on the key); a key is owned by one thread
 // at a time because an address is live at most once. Probing is bounded: an insert that finds
 // no cell within kMaxProbe gives up and the sample is dropped and counted. Storage (cells and
-// filter) is allocated up front by the caller.
+// filter) is allocated up front by the caller, apart: the hooks reach a filter in the addon's own
+// data with no pointer to load.
 class AddressTable {
  public:
   static constexpr uintptr_t kEmpty = 0;
@@ -27,13 +28,13 @@ class AddressTable {
     std::atomic<uint64_t> sampleId;
   };
 
-  static size_t bytesFor(size_t capacity, size_t filterSize) { return capacity * sizeof(Cell) + filterSize; }
+  static size_t bytesFor(size_t capacity) { return capacity * sizeof(Cell); }
 
-  // capacity and filterSize must be powers of two; storage holds bytesFor(capacity, filterSize).
-  AddressTable(void* storage, size_t capacity, size_t filterSize)
-      : d_cells(static_cast<Cell*>(storage)),
+  // capacity and filterSize must be powers of two; cellStorage holds bytesFor(capacity).
+  AddressTable(void* cellStorage, size_t capacity, uint8_t* filter, size_t filterSize)
+      : d_cells(static_cast<Cell*>(cellStorage)),
         d_capacityMask(capacity - 1),
-        d_filter(reinterpret_cast<uint8_t*>(d_cells + capacity)),
+        d_filter(filter),
         d_filterMask(filterSize - 1) {
     clear();
   }
@@ -44,14 +45,12 @@ class AddressTable {
   }
 
   // mayContain: false means the address was certainly not sampled. (The free hook makes the same
-  // check through g_addressFilter, without going through this object.)
+  // check on g_addressFilter directly, without going through this object.)
   bool mayContain(uintptr_t address) const {
     return __atomic_load_n(&d_filter[filterIndex(address)], __ATOMIC_RELAXED) != 0;
   }
 
-  // The filter's bytes and the index of an address in them, for a free path that reads the
-  // filter through a global pointer rather than through this object (one load less).
-  const uint8_t* filter() const { return d_filter; }
+  // The index of an address in the filter, for a free path that reads the filter directly.
   static size_t filterIndex(uintptr_t address, size_t filterMask) {
     // Not hashed: blocks close in memory share a cache line of the filter, so a free usually
     // finds its byte in cache (a hash made every free a cache miss, most of the hook's cost).

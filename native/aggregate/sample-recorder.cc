@@ -11,16 +11,12 @@ namespace allocscope::aggregate {
 
 SampleRecorder* SampleRecorder::s_instance = nullptr;
 
-// Until create() runs nothing is hooked; a zeroed filter of the same size keeps the pointer valid.
-namespace {
-uint8_t s_emptyFilter[SampleRecorder::kFilterSize];
-}  // namespace
-const uint8_t* g_addressFilter = s_emptyFilter;
+alignas(64) uint8_t g_addressFilter[SampleRecorder::kFilterSize];
 
 bool SampleRecorder::create() {
   if (s_instance != nullptr) return true;
   size_t ringBytes = SampleRing::bytesFor(kRingCapacity);
-  size_t tableBytes = AddressTable::bytesFor(kTableCapacity, kFilterSize);
+  size_t tableBytes = AddressTable::bytesFor(kTableCapacity);
   size_t total = sizeof(SampleRecorder) + ringBytes + tableBytes;
   void* memory = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) return false;
@@ -28,12 +24,12 @@ bool SampleRecorder::create() {
   // The instance lives in the mapping too; it is never destroyed (hooks may run until exit).
   s_instance = new (bytes) SampleRecorder(bytes + sizeof(SampleRecorder),
                                           bytes + sizeof(SampleRecorder) + ringBytes, total);
-  g_addressFilter = s_instance->d_table.filter();
   return true;
 }
 
 SampleRecorder::SampleRecorder(void* ringStorage, void* tableStorage, size_t storageBytes)
-    : d_ring(ringStorage, kRingCapacity), d_table(tableStorage, kTableCapacity, kFilterSize), d_storageBytes(storageBytes) {}
+    : d_ring(ringStorage, kRingCapacity), d_table(tableStorage, kTableCapacity, g_addressFilter, kFilterSize),
+      d_storageBytes(storageBytes + kFilterSize) {}
 
 void SampleRecorder::clear() {
   // Records the last session pushed after its final drain must not count in the next one.

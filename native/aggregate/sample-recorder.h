@@ -58,8 +58,8 @@ class SampleRecorder {
   size_t d_storageBytes;
 };
 
-// The address filter, reachable from the free hook with one load (set once by create()).
-extern const uint8_t* g_addressFilter;
+// The address table's filter, in the addon's own data: the free hook finds it with no load.
+extern uint8_t g_addressFilter[SampleRecorder::kFilterSize];
 
 // mayBeSampled is all a hooked free does for an unsampled block: one filter byte, read through
 // a global pointer with a constant mask. Only for a sampled (or colliding) address is it true,

@@ -23,13 +23,18 @@ namespace {
 
 struct OwnedTable {
   OwnedTable(size_t capacity, size_t filterSize)
-      : storage(::operator new(AddressTable::bytesFor(capacity, filterSize), std::align_val_t(64))),
-        table(storage, capacity, filterSize) {}
-  ~OwnedTable() { ::operator delete(storage, std::align_val_t(64)); }
+      : storage(::operator new(AddressTable::bytesFor(capacity), std::align_val_t(64))),
+        filter(new uint8_t[filterSize]),
+        table(storage, capacity, filter, filterSize) {}
+  ~OwnedTable() {
+    ::operator delete(storage, std::align_val_t(64));
+    delete[] filter;
+  }
   OwnedTable(const OwnedTable&) = delete;
   OwnedTable& operator=(const OwnedTable&) = delete;
 
   void* storage;
+  uint8_t* filter;
   AddressTable table;
 };
 

@@ -29,12 +29,14 @@ using Stack = std::vector<uintptr_t>;
 struct Fixture {
   explicit Fixture(size_t ringCapacity = 64, size_t tableCapacity = 1 << 12)
       : ringStorage(::operator new(SampleRing::bytesFor(ringCapacity), std::align_val_t(64))),
-        tableStorage(::operator new(AddressTable::bytesFor(tableCapacity, tableCapacity), std::align_val_t(64))),
+        tableStorage(::operator new(AddressTable::bytesFor(tableCapacity), std::align_val_t(64))),
+        filter(new uint8_t[tableCapacity]),
         ring(ringStorage, ringCapacity),
-        table(tableStorage, tableCapacity, tableCapacity) {}
+        table(tableStorage, tableCapacity, filter, tableCapacity) {}
   ~Fixture() {
     ::operator delete(ringStorage, std::align_val_t(64));
     ::operator delete(tableStorage, std::align_val_t(64));
+    delete[] filter;
   }
   Fixture(const Fixture&) = delete;
   Fixture& operator=(const Fixture&) = delete;
@@ -58,6 +60,7 @@ struct Fixture {
 
   void* ringStorage;
   void* tableStorage;
+  uint8_t* filter;
   SampleRing ring;
   AddressTable table;
   Aggregator aggregator;
