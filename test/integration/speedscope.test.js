@@ -1,0 +1,61 @@
+// Every profile `allocscope run` writes (JS heap, native, main thread and worker) opens in Speedscope in headless Chromium.
+'use strict';
+const { describe, it, before } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { FIXTURES, tempDir, runCli } = require('../support/cli');
+const { missingTool } = require('../support/tools');
+const { openInSpeedscope, CHROMIUM } = require('../support/speedscope');
+const { buildFakeav } = require('../fixtures/native-leak/build');
+
+describe('Speedscope opens allocscope profiles', () => {
+  let heapFiles;
+  let nativeFiles;
+  before(() => {
+    const dir = tempDir();
+    const leak = path.join(FIXTURES, 'leak-and-churn.js');
+    for (const mode of ['exit', 'worker']) {
+      const run = runCli(['run', '--out', dir, '--', process.execPath, leak, mode]);
+      assert.equal(run.status, 0, run.stderr);
+    }
+    // The FFmpeg case, smaller: a native profile with memory in use under a library without frame pointers.
+    buildFakeav();
+    const scenario = path.join(FIXTURES, 'native-leak', 'leak-scenario.js');
+    const run = runCli(['run', '--out', dir, '--no-heap', '--', process.execPath, scenario, '32', '32']);
+    assert.equal(run.status, 0, run.stderr);
+    const named = (suffix) => fs.readdirSync(dir).filter((name) => name.endsWith(suffix)).sort().map((name) => path.join(dir, name));
+    heapFiles = named('.heap.pb.gz');
+    nativeFiles = named('.native.pb.gz');
+  });
+
+  it('loads every heap and native profile, with readable function names and byte totals', async (t) => {
+    if (missingTool(t, CHROMIUM, ['--version'])) return;
+    assert.ok(heapFiles.some((file) => /-w\d+-/.test(file)), `a worker's heap profile among ${heapFiles}`);
+    assert.ok(nativeFiles.length >= 2, `native profiles of both runs, got ${nativeFiles.length}`);
+    const results = await openInSpeedscope([...heapFiles, ...nativeFiles]);
+    for (const result of results) {
+      const name = path.basename(result.file);
+      assert.ok(result.loaded, `${name}: title "${result.title}", alerts ${JSON.stringify(result.alerts)}, errors ${JSON.stringify(result.errors)}`);
+      assert.match(result.importer, /pprof/, `${name} imported as pprof`);
+      // A profile with nothing in use at exit shows an empty table; the others show byte totals.
+      assert.match(result.sandwich, /\d+(\.\d+)? (B|KB|MB) \(|No symbols found/, `${name}: the Sandwich table`);
+    }
+    const mainHeap = results.find((r) => r.file.endsWith('.heap.pb.gz') && !/-w\d+-/.test(r.file));
+    assert.match(mainHeap.sandwich, /leakIntoCache/, 'the leaking JS function by name');
+    // Speedscope shows the last sample type, inuse_space: the FFmpeg case's leak, by C name and C++ name.
+    const leaking = results.filter((r) => /fakeav_open_input/.test(r.sandwich));
+    assert.equal(leaking.length, 1, 'the FFmpeg case\'s native profile shows the leaking init call');
+    assert.match(leaking[0].sandwich, /\d+(\.\d+)? MB \(\d+(\.\d+)?%\)\s+[^\n]*\s+fakeav_malloc/, 'MBs under the allocator of the leak');
+    assert.match(leaking[0].sandwich, /\(anonymous namespace\)::Reconnect|Reconnect\(/, 'the addon\'s C++ caller, demangled');
+  });
+
+  it('reports a file Speedscope cannot read as not loaded (the check can fail)', async (t) => {
+    if (missingTool(t, CHROMIUM, ['--version'])) return;
+    const junk = path.join(tempDir(), 'junk.pb.gz');
+    fs.writeFileSync(junk, require('node:zlib').gzipSync(Buffer.from('not a profile, not any format at all\n'.repeat(50))));
+    const [result] = await openInSpeedscope([junk]);
+    assert.equal(result.loaded, false);
+    assert.ok(result.alerts.some((message) => /Unrecognized format/.test(message)), JSON.stringify(result));
+  });
+});
