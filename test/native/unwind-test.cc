@@ -4,14 +4,17 @@
 #include <dlfcn.h>
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tap.h"
 #include "unwind/code-kinds.h"
 #include "unwind/eh-frame.h"
+#include "unwind/rule-cache.h"
 #include "unwind/stack-capture.h"
 
 using allocscope::unwind::captureStack;
@@ -21,6 +24,7 @@ using allocscope::unwind::findFrameRule;
 using allocscope::unwind::initStackCapture;
 using allocscope::unwind::keepsFramePointers;
 using allocscope::unwind::lookUpCode;
+using allocscope::unwind::RuleCache;
 
 extern "C" {
 typedef uintptr_t (*Callback)(void* argument);
@@ -131,6 +135,69 @@ TEST("findFrameRule answers no, without reading past the tables, for addresses a
   CHECK(!findFrameRule(emptyTable, 100, rule));
   CHECK(!keepsFramePointers(emptyTable));
   CHECK(!findFrameRule(nullptr, 100, rule));
+}
+
+// A row derived from the address, so that a row mixed from two writers is detectable.
+FrameRule ruleFor(uintptr_t pc) {
+  FrameRule rule;
+  rule.cfaOffset = static_cast<int64_t>(8 + (pc % 4096) * 8);
+  rule.framePointer = {allocscope::unwind::SavedRegister::Kind::kAtCfaOffset, -static_cast<int32_t>(16 + pc % 64)};
+  rule.returnAddress = {allocscope::unwind::SavedRegister::Kind::kAtCfaOffset, -8};
+  rule.cfaRegister = pc % 3 == 0 ? allocscope::unwind::kRegisterFramePointer : allocscope::unwind::kRegisterStackPointer;
+  return rule;
+}
+
+TEST("RuleCache returns what was stored, and never a row torn between writers (4 writers, 4 readers)") {
+  FrameRule one = ruleFor(0x401234);
+  RuleCache::store(0x401234, one);
+  FrameRule found;
+  REQUIRE(RuleCache::find(0x401234, found));
+  CHECK_EQ(found.cfaOffset, one.cfaOffset);
+  CHECK_EQ(found.framePointer.offset, one.framePointer.offset);
+  CHECK_EQ(found.cfaRegister, one.cfaRegister);
+  CHECK(!RuleCache::find(0x401235, found));
+  RuleCache::clear();
+  CHECK(!RuleCache::find(0x401234, found));
+  // Rows whose CFA comes from an expression are never cached.
+  FrameRule expression = one;
+  expression.cfaIsExpression = true;
+  RuleCache::store(0x401234, expression);
+  CHECK(!RuleCache::find(0x401234, found));
+
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> hits{0}, torn{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {  // writers: many addresses, colliding in the cache's entries
+      for (uint64_t i = 0; i < 200000; ++i) {
+        uintptr_t pc = 0x500000 + ((i * 7919 + t * 104729) % 50000) * 16;
+        RuleCache::store(pc, ruleFor(pc));
+      }
+    });
+    threads.emplace_back([&, t] {  // readers: a hit must be exactly the row of that address
+      uint64_t localHits = 0, localTorn = 0;
+      for (uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+        uintptr_t pc = 0x500000 + ((i * 104729 + t * 7919) % 50000) * 16;
+        FrameRule rule;
+        if (!RuleCache::find(pc, rule)) continue;
+        ++localHits;
+        FrameRule expected = ruleFor(pc);
+        if (rule.cfaOffset != expected.cfaOffset || rule.framePointer.offset != expected.framePointer.offset ||
+            rule.cfaRegister != expected.cfaRegister) {
+          ++localTorn;
+        }
+      }
+      hits += localHits;
+      torn += localTorn;
+    });
+  }
+  for (size_t i = 0; i < threads.size(); i += 2) threads[i].join();
+  stop = true;
+  for (size_t i = 1; i < threads.size(); i += 2) threads[i].join();
+  tap::note("%llu cache hits while writing, %llu torn", static_cast<unsigned long long>(hits.load()),
+            static_cast<unsigned long long>(torn.load()));
+  CHECK_GT(hits.load(), uint64_t{0});
+  CHECK_EQ(torn.load(), uint64_t{0});
 }
 
 }  // namespace
