@@ -5,7 +5,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const { FIXTURES, tempDir, runCli, profilesIn } = require('../support/cli');
+const { tempDir, runLeakAndChurn, profilesIn } = require('../support/cli');
 const { missingTool } = require('../support/tools');
 
 function pprof(args) {
@@ -19,11 +19,7 @@ describe('go tool pprof reads allocscope profiles (JS heap and native)', () => {
   let natives;
   before(() => {
     const dir = tempDir();
-    const leak = path.join(FIXTURES, 'leak-and-churn.js');
-    for (const mode of ['exit', 'worker']) {
-      const run = runCli(['run', '--out', dir, '--every', '0.1', '--', process.execPath, leak, mode]);
-      assert.equal(run.status, 0, run.stderr);
-    }
+    runLeakAndChurn(dir, ['--every', '0.1']);
     files = profilesIn(dir);
     natives = fs.readdirSync(dir).filter((name) => name.endsWith('.native.pb.gz')).map((name) => path.join(dir, name));
   });

@@ -4,7 +4,7 @@ const { describe, it, before } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { FIXTURES, tempDir, runCli } = require('../support/cli');
+const { FIXTURES, tempDir, runCli, runLeakAndChurn } = require('../support/cli');
 const { missingTool } = require('../support/tools');
 const { openInSpeedscope, CHROMIUM } = require('../support/speedscope');
 const { buildFakeav } = require('../fixtures/native-leak/build');
@@ -14,11 +14,7 @@ describe('Speedscope opens allocscope profiles', () => {
   let nativeFiles;
   before(() => {
     const dir = tempDir();
-    const leak = path.join(FIXTURES, 'leak-and-churn.js');
-    for (const mode of ['exit', 'worker']) {
-      const run = runCli(['run', '--out', dir, '--', process.execPath, leak, mode]);
-      assert.equal(run.status, 0, run.stderr);
-    }
+    runLeakAndChurn(dir);
     // The FFmpeg case, smaller: a native profile with memory in use under a library without frame pointers.
     buildFakeav();
     const scenario = path.join(FIXTURES, 'native-leak', 'leak-scenario.js');

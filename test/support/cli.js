@@ -40,6 +40,19 @@ function startCli(args, options = {}) {
   return ready;
 }
 
+/**
+ * runLeakAndChurn runs test/fixtures/leak-and-churn.js under `allocscope run --out dir ...runArgs`
+ * twice, exiting from the main thread and from a worker, so that dir holds main-thread and worker
+ * profiles, heap and native. Throws with the CLI's stderr if a run fails.
+ */
+function runLeakAndChurn(dir, runArgs = []) {
+  const leak = path.join(FIXTURES, 'leak-and-churn.js');
+  for (const mode of ['exit', 'worker']) {
+    const run = runCli(['run', '--out', dir, ...runArgs, '--', process.execPath, leak, mode]);
+    if (run.status !== 0) throw new Error(`allocscope run of leak-and-churn.js ${mode} exited ${run.status}: ${run.stderr}`);
+  }
+}
+
 /** profilesIn lists the heap profiles in dir, sorted by name (that is, by time). */
 function profilesIn(dir) {
   return fs.readdirSync(dir).filter((name) => name.endsWith('.heap.pb.gz')).sort().map((name) => path.join(dir, name));
@@ -57,4 +70,4 @@ function readProfile(file) {
   return decode(fs.readFileSync(file));
 }
 
-module.exports = { ROOT, CLI, FIXTURES, tempDir, runCli, startCli, profilesIn, sharesOf, readProfile };
+module.exports = { ROOT, CLI, FIXTURES, tempDir, runCli, startCli, runLeakAndChurn, profilesIn, sharesOf, readProfile };
