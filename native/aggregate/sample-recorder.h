@@ -61,9 +61,9 @@ class SampleRecorder {
 // The address table's filter, in the addon's own data: the free hook finds it with no load.
 extern uint8_t g_addressFilter[SampleRecorder::kFilterSize];
 
-// mayBeSampled is all a hooked free does for an unsampled block: one filter byte, read through
-// a global pointer with a constant mask. Only for a sampled (or colliding) address is it true,
-// and the hook goes on to forgetSampled.
+// mayBeSampled is all a hooked free does for an unsampled block: one byte of the static filter at
+// a constant mask. Only for a sampled (or colliding) address is it true, and the hook goes on to
+// forgetSampled.
 inline bool mayBeSampled(void* address) {
   uintptr_t key = reinterpret_cast<uintptr_t>(address);
   size_t index = AddressTable::filterIndex(key, SampleRecorder::kFilterSize - 1);

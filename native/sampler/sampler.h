@@ -59,9 +59,6 @@ inline bool countDown(size_t size) {
 // `size` bytes that crossed the countdown is to be sampled, and sets the next countdown.
 bool onCountdownCrossed(ThreadState& state, size_t size);
 
-// shouldSample: both parts together, for callers that need not split them.
-inline bool shouldSample(size_t size) { return !countDown(size) && onCountdownCrossed(t_state, size); }
-
 // The factor that unbiases one sample of `size` bytes: 1 / P(sampled) = 1 / (1 - exp(-size/interval)).
 inline double sampleWeight(uint64_t size, uint64_t interval) {
   if (size == 0) return 1.0;

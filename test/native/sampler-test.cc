@@ -24,11 +24,16 @@ using allocscope::sampler::g_session;
 using allocscope::sampler::nextRandom;
 using allocscope::sampler::sampleWeight;
 using allocscope::sampler::ScopedBusy;
-using allocscope::sampler::shouldSample;
+using allocscope::sampler::countDown;
+using allocscope::sampler::onCountdownCrossed;
 using allocscope::sampler::t_state;
 using allocscope::sampler::ThreadState;
 
 namespace {
+
+// shouldSample is what a hook decides for an allocation of `size` bytes: the countdown, then,
+// when it is crossed, the sampler (hooks/fast-paths.cc splits the two around libc's call).
+bool shouldSample(size_t size) { return !countDown(size) && onCountdownCrossed(t_state, size); }
 
 // startSession mimics NativeSession::start: a new session number, then the interval; the
 // thread's countdown starts as a fresh thread's would, with a fixed seed for repeatable runs.
