@@ -16,9 +16,13 @@ const WARMUP_UNITS = 5_000;
 const PAIRED_PROCESSES = 5;
 const PAIRED_BLOCKS = 16;
 const PAIRED_UNITS = 4_000;
-const PAIRED_PHASES = ['baseline', 'baseline-2', 'allocscope', 'allocscope-native'];
+const PAIRED_PHASES = ['baseline', 'baseline-2', 'allocscope', 'allocscope-native', 'allocscope-heap'];
 // What each profiled phase starts (and stops after it).
-const PAIRED_PROFILERS = { allocscope: { heap: true, native: true }, 'allocscope-native': { heap: false, native: true } };
+const PAIRED_PROFILERS = {
+  allocscope: { heap: true, native: true },
+  'allocscope-native': { heap: false, native: true },
+  'allocscope-heap': { heap: true, native: false },
+};
 const TARGET_RATIO = 0.97;
 
 const USAGE = `Usage: node bench/native-workload.js [--rounds N] [--quick] [--units N] [--skip LIST]
@@ -45,10 +49,10 @@ Reports median ops/s, min-max, IQR, the ratio of medians to baseline with a 95% 
 and the per-round paired ratio.
 
 Part 2, paired in-process (allocscope only; fresh processes on a shared machine move by ~10%):
-each of P processes (default ${PAIRED_PROCESSES}; --quick: 2) warms up, then runs ${PAIRED_BLOCKS} blocks of four phases of
+each of P processes (default ${PAIRED_PROCESSES}; --quick: 2) warms up, then runs ${PAIRED_BLOCKS} blocks of five phases of
 ${PAIRED_UNITS.toLocaleString('en-US')} units in a shuffled order: baseline, baseline-2, allocscope (heap.start() and
-native.start() before the phase, both stopped after it) and allocscope-native (native.start()
-alone). Speed = total baseline time / total phase time over all blocks, with a 95% CI from
+native.start() before the phase, both stopped after it), allocscope-native (native.start()
+alone) and allocscope-heap (heap.start() alone). Speed = total baseline time / total phase time over all blocks, with a 95% CI from
 resampling whole blocks.
 
 Target (reported, not asserted): allocscope >= ${TARGET_RATIO} of baseline.
@@ -169,13 +173,14 @@ function runPairedTrial(seed) {
       const start = process.hrtime.bigint();
       runUnits(state, PAIRED_UNITS);
       times[phase] = Number(process.hrtime.bigint() - start) / 1e6;
-      if (profiled) {
+      if (profiled?.heap && !heap.isRunning()) throw new Error(`allocscope's heap profiler stopped during the ${phase} phase`);
+      if (profiled?.native) {
         const stats = native.stats();
-        if (!stats.running || (profiled.heap && !heap.isRunning())) throw new Error(`allocscope stopped running during the ${phase} phase`);
+        if (!stats.running) throw new Error(`allocscope's native profiler stopped during the ${phase} phase`);
         samples.push(stats.samples);
         native.stop();
-        if (profiled.heap) heap.stop();
       }
+      if (profiled?.heap) heap.stop();
     }
     blocks.push(times);
   }
@@ -363,7 +368,7 @@ function formatPaired(summary) {
     ),
     '',
     `  allocscope and allocscope-native phases took ${fmt(summary.nativeSamplesPerPhase)} native samples each (median)`,
-    `noise floor (A/A): ${withCI(by['baseline-2'])}; allocscope (heap + native): ${withCI(by.allocscope)} (target >= ${TARGET_RATIO}); native alone: ${withCI(by['allocscope-native'])}`,
+    `noise floor (A/A): ${withCI(by['baseline-2'])}; allocscope (heap + native): ${withCI(by.allocscope)} (target >= ${TARGET_RATIO}); native alone: ${withCI(by['allocscope-native'])}; heap alone: ${withCI(by['allocscope-heap'])}`,
   ].join('\n');
 }
 
