@@ -19,6 +19,8 @@
         "native/addon.cc",
         "native/v8/heap-sampler.cc",
         "native/v8/translate-heap-profile.cc",
+        "native/v8/js-code-map.cc",
+        "native/v8/code-event-listener.cc",
         "native/hooks/originals.cc",
         "native/hooks/got-patcher.cc",
         "native/hooks/intercept.cc",

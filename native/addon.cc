@@ -3,7 +3,10 @@
 
 #include "session/native-session.h"
 #include "session/translate-native-profile.h"
+#include "v8/code-event-listener.h"
 #include "v8/heap-sampler.h"
+
+#include <memory>
 
 #include <v8.h>
 
@@ -11,6 +14,11 @@ namespace allocscope {
 
 class Addon : public Napi::Addon<Addon> {
  public:
+  ~Addon() {
+    // This environment's JS code is about to be forgotten: name the stacks sampled so far first.
+    if (d_codeEvents) session::NativeSession::instance().drainNow();
+  }
+
   Addon(Napi::Env env, Napi::Object exports) {
     DefineAddon(exports, {
                              InstanceMethod("heapStart", &Addon::JsHeapStart),
@@ -20,6 +28,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("nativeStop", &Addon::JsNativeStop),
                              InstanceMethod("nativeSnapshot", &Addon::JsNativeSnapshot),
                              InstanceMethod("nativeStats", &Addon::JsNativeStats),
+                             InstanceMethod("nativeNameJsFrames", &Addon::JsNativeNameJsFrames),
                              InstanceMethod("collectGarbage", &Addon::JsCollectGarbage),
                          });
   }
@@ -67,7 +76,22 @@ class Addon : public Napi::Addon<Addon> {
     }
     std::string whyNot =
         session::NativeSession::instance().start({static_cast<uint64_t>(intervalBytes), stackDepth});
+    if (whyNot.empty()) nameJsFrames();
     return Napi::String::New(env, whyNot);
+  }
+
+  // nativeNameJsFrames(): from now on, native stacks name this thread's JS frames (the thread
+  // that starts the native profiler gets this by itself; workers ask for it).
+  Napi::Value JsNativeNameJsFrames(const Napi::CallbackInfo& info) {
+    nameJsFrames();
+    return info.Env().Undefined();
+  }
+
+  void nameJsFrames() {
+    if (d_codeEvents) return;
+    v8frames::nameInterpretedFrames();
+    d_codeEvents = std::make_unique<v8frames::CodeEventListener>(v8::Isolate::GetCurrent());
+    d_codeEvents->enable();
   }
 
   Napi::Value JsNativeStop(const Napi::CallbackInfo& info) {
@@ -106,6 +130,9 @@ class Addon : public Napi::Addon<Addon> {
   }
 
   v8heap::HeapSampler d_heap;
+  // Listens to this isolate's code events once native stacks should name its JS frames; ends
+  // with the environment (the addon instance is destroyed at its cleanup).
+  std::unique_ptr<v8frames::CodeEventListener> d_codeEvents;
 };
 
 }  // namespace allocscope

@@ -19,26 +19,44 @@ void Aggregator::drain(SampleRing& ring, const AddressTable& table, uint64_t int
   if (prune) pruneLocked(table, intervalBytes, nullptr);
 }
 
+void Aggregator::setFrameTranslator(FrameTranslator translate) {
+  std::lock_guard<std::mutex> lock(d_mutex);
+  d_translate = translate;
+}
+
+int64_t Aggregator::internLocked(const std::vector<uintptr_t>& raw) {
+  auto known = d_rawStackIds.find(raw);
+  if (known != d_rawStackIds.end()) return known->second;
+  if (bytesUsedLocked() >= d_maxBytes) return -1;
+  std::vector<uintptr_t> frames = raw;
+  if (d_translate != nullptr) {
+    for (uintptr_t& frame : frames) frame = d_translate(frame);
+  }
+  auto [entry, added] = d_stackIds.try_emplace(frames, static_cast<uint32_t>(d_stacks.size()));
+  if (added) {
+    d_stacks.push_back(std::move(frames));
+    d_totals.emplace_back();
+    d_frameCount += 2 * raw.size();
+  }
+  d_rawStackIds.emplace(raw, entry->second);
+  d_frameCount += raw.size();
+  return entry->second;
+}
+
 void Aggregator::drainLocked(SampleRing& ring, uint64_t intervalBytes) {
   std::vector<uintptr_t> frames;
   while (ring.tryPop([&](const ring::SampleRecord& record) {
     frames.assign(record.frames, record.frames + record.depth);
-    auto known = d_stackIds.find(frames);
-    if (known == d_stackIds.end() && bytesUsedLocked() >= d_maxBytes) {
+    int64_t stack = internLocked(frames);
+    if (stack < 0) {
       ++d_droppedStackTableFull;
       return;
     }
-    auto [entry, added] = d_stackIds.try_emplace(frames, static_cast<uint32_t>(d_stacks.size()));
-    if (added) {
-      d_stacks.push_back(frames);
-      d_totals.emplace_back();
-      d_frameCount += frames.size();
-    }
     double weight = sampler::sampleWeight(record.sizeBytes, intervalBytes);
-    StackTotals& totals = d_totals[entry->second];
+    StackTotals& totals = d_totals[stack];
     totals.allocObjects += weight;
     totals.allocBytes += weight * static_cast<double>(record.sizeBytes);
-    d_live[record.sampleId] = {entry->second, record.sizeBytes};
+    d_live[record.sampleId] = {static_cast<uint32_t>(stack), record.sizeBytes};
   })) {
   }
 }
@@ -75,6 +93,7 @@ void Aggregator::pruneLocked(const AddressTable& table, uint64_t intervalBytes, 
 
 void Aggregator::reset() {
   std::lock_guard<std::mutex> lock(d_mutex);
+  d_rawStackIds.clear();
   d_stackIds.clear();
   d_stacks.clear();
   d_totals.clear();
@@ -94,8 +113,10 @@ uint64_t Aggregator::droppedStackTableFull() const {
 }
 
 size_t Aggregator::bytesUsedLocked() const {
-  // Frames are stored twice (map key and stack list); node overheads are estimated.
-  return d_frameCount * sizeof(uintptr_t) * 2 + d_stacks.size() * (sizeof(StackTotals) + 96) + d_live.size() * 48;
+  // d_frameCount counts every stored frame (raw key, translated key, stack list); node
+  // overheads are estimated.
+  return d_frameCount * sizeof(uintptr_t) + (d_rawStackIds.size() + d_stacks.size()) * 96 +
+         d_stacks.size() * sizeof(StackTotals) + d_live.size() * 48;
 }
 
 uint64_t Aggregator::liveSamples() const {

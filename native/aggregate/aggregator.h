@@ -28,6 +28,10 @@ struct AggregateSnapshot {
 // that asks for a profile, never in a hook, so it may allocate and lock.
 class Aggregator {
  public:
+  // A FrameTranslator rewrites a return address when its stack is first seen (the JS code map
+  // names JIT frames this way, before V8 moves or frees the code); identity when unset.
+  using FrameTranslator = uintptr_t (*)(uintptr_t pc);
+  void setFrameTranslator(FrameTranslator translate);
   // maxBytes bounds the tables' memory: past it, samples with a stack not seen yet are dropped.
   void setBudget(size_t maxBytes) { d_maxBytes = maxBytes; }
   // drain moves every published record into the tables; interval is the session's mean gap.
@@ -56,7 +60,13 @@ class Aggregator {
   void pruneLocked(const AddressTable& table, uint64_t intervalBytes, std::vector<StackTotals>* inuse);
   size_t bytesUsedLocked() const;
 
+  // internLocked returns the id of a raw stack's (translated) stack, or -1 past the budget.
+  int64_t internLocked(const std::vector<uintptr_t>& raw);
+
   mutable std::mutex d_mutex;
+  FrameTranslator d_translate = nullptr;
+  // Raw stacks to their stack id, so each is translated once; stacks by their translated frames.
+  std::unordered_map<std::vector<uintptr_t>, uint32_t, StackHash> d_rawStackIds;
   std::unordered_map<std::vector<uintptr_t>, uint32_t, StackHash> d_stackIds;
   std::vector<std::vector<uintptr_t>> d_stacks;
   std::vector<StackTotals> d_totals;

@@ -11,6 +11,7 @@
 #include "sampler/sampler.h"
 #include "unwind/rule-cache.h"
 #include "unwind/stack-capture.h"
+#include "v8/js-code-map.h"
 
 namespace allocscope::session {
 
@@ -42,6 +43,8 @@ std::string NativeSession::start(const NativeSettings& settings) {
   recorder->setStackDepth(settings.stackDepth);
   d_aggregator.reset();
   d_aggregator.setBudget(kAggregateBudgetBytes);
+  // JS frames are named from V8's code events as their stacks are first drained.
+  d_aggregator.setFrameTranslator([](uintptr_t pc) { return v8frames::JsCodeMap::instance().translate(pc); });
   d_settings = settings;
   sampler::g_session.fetch_add(1, std::memory_order_relaxed);
   sampler::g_intervalBytes.store(settings.intervalBytes, std::memory_order_release);
@@ -73,6 +76,14 @@ void NativeSession::stop() {
 bool NativeSession::running() const {
   std::lock_guard<std::mutex> lock(d_mutex);
   return d_running;
+}
+
+void NativeSession::drainNow() {
+  sampler::ScopedBusy busy;
+  std::lock_guard<std::mutex> lock(d_mutex);
+  auto* recorder = aggregate::SampleRecorder::get();
+  if (!d_running || recorder == nullptr) return;
+  d_aggregator.drain(recorder->ring(), recorder->table(), d_settings.intervalBytes, false);
 }
 
 void NativeSession::onDlopen() {

@@ -41,6 +41,9 @@ class NativeSession {
   // stop restores the GOT slots and discards the samples; does nothing when idle.
   void stop();
   bool running() const;
+  // drainNow aggregates what the ring holds now (an isolate about to go away drains the stacks
+  // of its last samples while its JS code can still be named).
+  void drainNow();
   aggregate::AggregateSnapshot snapshot();
   NativeStats stats() const;
 

@@ -9,6 +9,7 @@
 #include "symbolize/symbolizer.h"
 #include "util/string-table.h"
 #include "util/typed-arrays.h"
+#include "v8/js-code-map.h"
 
 namespace allocscope::session {
 
@@ -22,18 +23,29 @@ Napi::Value translateNativeProfile(Napi::Env env, const aggregate::AggregateSnap
 
   std::unordered_map<uintptr_t, int32_t> pcIndex;
   std::vector<double> pcs;
-  std::vector<int32_t> pcObject, pcFunction, stackOffsets{0}, stackPcs;
+  std::vector<int32_t> pcObject, pcFunction, pcScript, pcLine, pcColumn, stackOffsets{0}, stackPcs;
   std::vector<double> allocObjects, allocBytes, inuseObjects, inuseBytes;
   for (size_t s = 0; s < snapshot.stacks.size(); ++s) {
     for (uintptr_t pc : snapshot.stacks[s]) {
       auto [entry, added] = pcIndex.try_emplace(pc, static_cast<int32_t>(pcs.size()));
-      if (added) {
+      if (added && v8frames::isJsFrame(pc)) {
+        v8frames::JsFrame js = v8frames::JsCodeMap::instance().frame(pc);
+        pcs.push_back(0);
+        pcObject.push_back(-1);
+        pcFunction.push_back(strings.intern(js.function));
+        pcScript.push_back(strings.intern(js.script));
+        pcLine.push_back(js.line);
+        pcColumn.push_back(js.column);
+      } else if (added) {
         // Return addresses point after the call: look up pc - 1 so that a call at the very end
         // of a function is not attributed to the next one.
         symbolize::Frame frame = symbolizer.lookup(pc - 1);
         pcs.push_back(static_cast<double>(pc));
         pcObject.push_back(frame.object == nullptr ? -1 : static_cast<int32_t>(frame.object - objects.data()));
         pcFunction.push_back(strings.intern(frame.function));
+        pcScript.push_back(-1);
+        pcLine.push_back(0);
+        pcColumn.push_back(0);
       }
       stackPcs.push_back(entry->second);
     }
@@ -62,6 +74,9 @@ Napi::Value translateNativeProfile(Napi::Env env, const aggregate::AggregateSnap
   result.Set("pcs", util::copyToJs<Napi::Float64Array>(env, pcs));
   result.Set("pcObject", util::copyToJs<Napi::Int32Array>(env, pcObject));
   result.Set("pcFunction", util::copyToJs<Napi::Int32Array>(env, pcFunction));
+  result.Set("pcScript", util::copyToJs<Napi::Int32Array>(env, pcScript));
+  result.Set("pcLine", util::copyToJs<Napi::Int32Array>(env, pcLine));
+  result.Set("pcColumn", util::copyToJs<Napi::Int32Array>(env, pcColumn));
   result.Set("stackOffsets", util::copyToJs<Napi::Int32Array>(env, stackOffsets));
   result.Set("stackPcs", util::copyToJs<Napi::Int32Array>(env, stackPcs));
   result.Set("allocObjects", util::copyToJs<Napi::Float64Array>(env, allocObjects));

@@ -1,7 +1,6 @@
 // buildHeapProfile turns V8's flattened allocation tree into a pprof-shaped Profile of in-use memory.
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { heapProfileHeader, INUSE_TYPES, ProfileBuilder } from '../model/builder';
+import { displayFile, functionName } from '../model/js-names';
 import type { Label, Location, Profile } from '../model/profile';
 import type { HeapSnapshotArrays } from '../native/types';
 import { VERSION } from '../version';
@@ -15,23 +14,6 @@ export interface HeapProfileContext {
   timeNanos: bigint;
   threadId: number;
   collectedGarbage: boolean;
-}
-
-/** displayFile turns ESM `file://` URLs into paths; other script names pass through. */
-export function displayFile(scriptName: string): string {
-  if (!scriptName.startsWith('file://')) return scriptName;
-  try {
-    return fileURLToPath(scriptName);
-  } catch {
-    return scriptName.slice('file://'.length);
-  }
-}
-
-/** functionName names anonymous functions by place, `(anonymous) file.js:12`, so people can find them. */
-export function functionName(name: string, file: string, line: number): string {
-  if (name !== '') return name;
-  if (file === '') return '(anonymous)';
-  return `(anonymous) ${path.basename(file)}:${line}`;
 }
 
 /**

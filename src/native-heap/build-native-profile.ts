@@ -1,5 +1,6 @@
 // buildNativeProfile turns the native profiler's flattened snapshot into a pprof profile in Go's heap format.
 import { ALLOC_TYPES, heapProfileHeader, INUSE_TYPES, ProfileBuilder } from '../model/builder';
+import { displayFile, functionName } from '../model/js-names';
 import type { Location, Mapping, Profile } from '../model/profile';
 import type { NativeSnapshotArrays, NativeStats } from '../native/types';
 import { VERSION } from '../version';
@@ -42,13 +43,31 @@ export function buildNativeProfile(snapshot: NativeSnapshotArrays, context: Nati
     }),
   );
 
+  // JS frames have no address of their own (their code moves); like the JS heap profile's, they
+  // sit in one mapping that says they are symbolized already.
+  let jsMapping: Mapping | undefined;
+  const jsLocation = (pc: number): Location => {
+    jsMapping ??= builder.addMapping({
+      memoryStart: 0, memoryLimit: 0, fileOffset: 0, file: '[js]', buildId: '',
+      hasFunctions: true, hasFilenames: true, hasLineNumbers: true, hasInlineFrames: false,
+    });
+    const file = displayFile(snapshot.strings[snapshot.pcScript[pc] as number] ?? '');
+    const line = snapshot.pcLine[pc] as number;
+    const name = functionName(snapshot.strings[snapshot.pcFunction[pc] as number] ?? '', file, line);
+    return builder.sourceLocation({ name, filename: file, startLine: line, line, column: snapshot.pcColumn[pc] as number }, jsMapping);
+  };
+
   const locationOfPc: (Location | undefined)[] = new Array(snapshot.pcs.length);
   const location = (pc: number): Location => {
     let found = locationOfPc[pc];
     if (found === undefined) {
-      const object = snapshot.pcObject[pc] as number;
-      const name = snapshot.strings[snapshot.pcFunction[pc] as number] ?? '';
-      found = builder.addressLocation(snapshot.pcs[pc] as number, object >= 0 ? mappings[object] : undefined, name);
+      if ((snapshot.pcScript[pc] as number) >= 0) {
+        found = jsLocation(pc);
+      } else {
+        const object = snapshot.pcObject[pc] as number;
+        const name = snapshot.strings[snapshot.pcFunction[pc] as number] ?? '';
+        found = builder.addressLocation(snapshot.pcs[pc] as number, object >= 0 ? mappings[object] : undefined, name);
+      }
       locationOfPc[pc] = found;
     }
     return found;

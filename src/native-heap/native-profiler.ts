@@ -35,6 +35,17 @@ export const native = {
     started = { settings, startNanos: nowNanos() };
   },
 
+  /**
+   * nameJsFrames makes native stacks name the calling thread's JS frames (function, script,
+   * line), as the JS heap profile names them. start() does it for the thread that calls it; call
+   * it in each worker whose JS frames should be named (`allocscope run` and allocscope/register
+   * do). Functions the thread compiled before are named only once optimized; until then they
+   * show as V8's interpreter entry (Builtins_InterpreterEntryTrampoline).
+   */
+  nameJsFrames(): void {
+    addon().nativeNameJsFrames();
+  },
+
   /** stop restores the GOT entries and discards the samples; does nothing when not running. */
   stop(): void {
     addon().nativeStop();

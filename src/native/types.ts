@@ -33,7 +33,9 @@ export interface LoadedObject {
  * native/session/translate-native-profile.cc. Stack i is stackPcs[stackOffsets[i]] up to
  * stackOffsets[i + 1], leaf first, as indexes into pcs; pc j lies in objects[pcObject[j]]
  * (-1: none, e.g. JIT code) and is in function strings[pcFunction[j]] ("" when unknown).
- * Totals are per stack, already unbiased for sampling.
+ * A JS frame (JIT code V8 reported) has pcScript[j] >= 0: its function strings[pcFunction[j]]
+ * starts at strings[pcScript[j]]:pcLine[j]:pcColumn[j], and pcs[j] is 0. Other pcs have
+ * pcScript -1. Totals are per stack, already unbiased for sampling.
  */
 export interface NativeSnapshotArrays {
   objects: LoadedObject[];
@@ -41,6 +43,9 @@ export interface NativeSnapshotArrays {
   pcs: Float64Array;
   pcObject: Int32Array;
   pcFunction: Int32Array;
+  pcScript: Int32Array;
+  pcLine: Int32Array;
+  pcColumn: Int32Array;
   stackOffsets: Int32Array;
   stackPcs: Int32Array;
   allocObjects: Float64Array;
@@ -81,6 +86,7 @@ export interface NativeAddon {
   /** Returns undefined when native profiling is not running. */
   nativeSnapshot(): NativeSnapshotArrays | undefined;
   nativeStats(): NativeStats;
+  nativeNameJsFrames(): void;
   /** Runs full garbage collections on this thread's isolate. */
   collectGarbage(): void;
 }

@@ -52,7 +52,8 @@ export class Recorder {
       heap.start(this.options.heap);
       this.kinds.push('heap');
     }
-    // Native hooks are process-wide: the main thread's recorder owns them.
+    // Native hooks are process-wide: the main thread's recorder owns them; a worker's has its JS
+    // frames named in their stacks.
     if (this.options.native !== undefined && isMainThread) {
       try {
         native.start(this.options.native);
@@ -60,6 +61,8 @@ export class Recorder {
       } catch (error) {
         this.options.report(`native profiling is off: ${(error as Error).message}`);
       }
+    } else if (this.options.native !== undefined) {
+      native.nameJsFrames();
     }
     if (this.kinds.length === 0) return;
     if (this.options.periodSeconds !== undefined) {

@@ -3,7 +3,8 @@
 
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { buildHeapProfile, functionName, displayFile } = require('../../dist/heap/build-heap-profile');
+const { buildHeapProfile } = require('../../dist/heap/build-heap-profile');
+const { functionName, displayFile } = require('../../dist/model/js-names');
 const { validateProfile } = require('../../dist/model/validate');
 const { encode, decode } = require('../../dist/format');
 const { VERSION } = require('../../dist/version');

@@ -1,0 +1,67 @@
+// CodeEventListener: V8 code creation and move events to JsCodeMap entries.
+#include "v8/code-event-listener.h"
+
+#include <string>
+
+#include "sampler/thread-state.h"
+#include "v8/js-code-map.h"
+
+namespace allocscope::v8frames {
+
+namespace {
+
+std::string toString(v8::Isolate* isolate, v8::Local<v8::String> value) {
+  if (value.IsEmpty()) return "";
+  v8::String::Utf8Value utf8(isolate, value);
+  return *utf8 == nullptr ? "" : std::string(*utf8, utf8.length());
+}
+
+}  // namespace
+
+CodeEventListener::CodeEventListener(v8::Isolate* isolate) : v8::CodeEventHandler(isolate), d_isolate(isolate) {}
+
+CodeEventListener::~CodeEventListener() {
+  if (d_enabled) Disable();
+  JsCodeMap::instance().removeIsolate(d_isolate);
+}
+
+void CodeEventListener::enable() {
+  if (d_enabled) return;
+  d_enabled = true;
+  Enable();
+}
+
+void CodeEventListener::Handle(v8::CodeEvent* event) {
+  sampler::ScopedBusy busy;  // the map's own allocations are not the application's
+  auto& map = JsCodeMap::instance();
+  switch (event->GetCodeType()) {
+    case v8::kRelocationType:
+      map.move(event->GetPreviousCodeStartAddress(), event->GetCodeStartAddress());
+      return;
+    // Code of JS functions at every tier, and the code V8 makes for scripts, eval and regular
+    // expressions. Builtins and bytecode handlers live in Node's binary, which has symbols.
+    case v8::kFunctionType:
+    case v8::kInterpretedFunctionType:
+    case v8::kScriptType:
+    case v8::kEvalType:
+    case v8::kRegExpType:
+      break;
+    default:
+      return;
+  }
+  v8::HandleScope scope(d_isolate);
+  JsFrame frame;
+  frame.function = toString(d_isolate, event->GetFunctionName());
+  frame.script = toString(d_isolate, event->GetScriptName());
+  frame.line = event->GetScriptLine();
+  frame.column = event->GetScriptColumn();
+  if (event->GetCodeType() == v8::kRegExpType && frame.function.empty()) frame.function = "(regexp)";
+  map.add(d_isolate, event->GetCodeStartAddress(), event->GetCodeSize(), std::move(frame));
+}
+
+void nameInterpretedFrames() {
+  static const char kFlag[] = "--interpreted-frames-native-stack";
+  v8::V8::SetFlagsFromString(kFlag, sizeof(kFlag) - 1);
+}
+
+}  // namespace allocscope::v8frames

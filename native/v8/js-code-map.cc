@@ -1,0 +1,72 @@
+// JsCodeMap: code ranges by start address, frames interned once.
+#include "v8/js-code-map.h"
+
+namespace allocscope::v8frames {
+
+JsCodeMap& JsCodeMap::instance() {
+  static JsCodeMap* map = new JsCodeMap();  // never destroyed: the drain may run until exit
+  return *map;
+}
+
+void JsCodeMap::add(const void* isolate, uintptr_t start, size_t size, JsFrame frame) {
+  if (size == 0) return;
+  uintptr_t end = start + size;
+  std::lock_guard<std::mutex> lock(d_mutex);
+  // Drop what the new code overlaps: an entry starting before it that reaches into it, and
+  // every entry starting inside it.
+  auto it = d_codeByStart.lower_bound(start);
+  if (it != d_codeByStart.begin()) {
+    auto before = std::prev(it);
+    if (before->second.end > start) d_codeByStart.erase(before);
+  }
+  while (it != d_codeByStart.end() && it->first < end) it = d_codeByStart.erase(it);
+  d_codeByStart[start] = {end, isolate, internLocked(std::move(frame))};
+}
+
+void JsCodeMap::move(uintptr_t from, uintptr_t to) {
+  std::lock_guard<std::mutex> lock(d_mutex);
+  auto found = d_codeByStart.find(from);
+  if (found == d_codeByStart.end()) return;
+  Code code = found->second;
+  d_codeByStart.erase(found);
+  uintptr_t size = code.end - from;
+  code.end = to + size;
+  auto it = d_codeByStart.lower_bound(to);
+  if (it != d_codeByStart.begin() && std::prev(it)->second.end > to) d_codeByStart.erase(std::prev(it));
+  while (it != d_codeByStart.end() && it->first < code.end) it = d_codeByStart.erase(it);
+  d_codeByStart[to] = code;
+}
+
+void JsCodeMap::removeIsolate(const void* isolate) {
+  std::lock_guard<std::mutex> lock(d_mutex);
+  for (auto it = d_codeByStart.begin(); it != d_codeByStart.end();) {
+    it = it->second.isolate == isolate ? d_codeByStart.erase(it) : std::next(it);
+  }
+}
+
+uintptr_t JsCodeMap::translate(uintptr_t pc) {
+  // A return address may sit just past the code's last instruction (a call that ends it).
+  uintptr_t address = pc - 1;
+  std::lock_guard<std::mutex> lock(d_mutex);
+  auto it = d_codeByStart.upper_bound(address);
+  if (it == d_codeByStart.begin()) return pc;
+  --it;
+  if (address >= it->second.end) return pc;
+  return kJsFrameTag | it->second.frameId;
+}
+
+JsFrame JsCodeMap::frame(uintptr_t tagged) const {
+  uintptr_t id = tagged & ~kJsFrameTag;
+  std::lock_guard<std::mutex> lock(d_mutex);
+  return id < d_frames.size() ? d_frames[id] : JsFrame{};
+}
+
+uint32_t JsCodeMap::internLocked(JsFrame frame) {
+  std::string key = frame.function + '\0' + frame.script + '\0' + std::to_string(frame.line) + ':' +
+                    std::to_string(frame.column);
+  auto [entry, added] = d_frameIds.try_emplace(std::move(key), static_cast<uint32_t>(d_frames.size()));
+  if (added) d_frames.push_back(std::move(frame));
+  return entry->second;
+}
+
+}  // namespace allocscope::v8frames

@@ -1,0 +1,63 @@
+// Where V8 put each isolate's JIT code and which JS function it runs: names the JS frames of native stacks.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace allocscope::v8frames {
+
+// A JS frame as the heap profile names it: function, script, line and column of the function.
+struct JsFrame {
+  std::string function;
+  std::string script;
+  int line = 0;
+  int column = 0;
+};
+
+// Native stacks hold return addresses. A frame in JS code is replaced, when its stack is first
+// aggregated, by a tagged id of its JsFrame: above any user-space address, so nothing else
+// (symbolizer, mappings) mistakes it for one.
+constexpr uintptr_t kJsFrameTag = uintptr_t{1} << 62;
+inline bool isJsFrame(uintptr_t pc) { return (pc & kJsFrameTag) != 0; }
+
+// JsCodeMap is process-wide: V8 gives each isolate its own code space, so the ranges of all
+// isolates never overlap. V8's code events fill it on each isolate's thread; the drain thread
+// reads it. Never used inside a malloc hook.
+class JsCodeMap {
+ public:
+  static JsCodeMap& instance();
+
+  // add records code [start, start + size) of `isolate` running `frame`; code it overlaps was
+  // collected (V8 reuses the space), so those entries go.
+  void add(const void* isolate, uintptr_t start, size_t size, JsFrame frame);
+  // move follows code that the GC moved.
+  void move(uintptr_t from, uintptr_t to);
+  // removeIsolate forgets an isolate's code when it is torn down (its space will be reused).
+  void removeIsolate(const void* isolate);
+
+  // translate returns the tagged id of the JS frame whose code holds return address `pc`, or
+  // `pc` itself when no known JS code holds it.
+  uintptr_t translate(uintptr_t pc);
+  // frame returns the JsFrame of a tagged id (an empty one for an unknown id).
+  JsFrame frame(uintptr_t tagged) const;
+
+ private:
+  struct Code {
+    uintptr_t end;
+    const void* isolate;
+    uint32_t frameId;
+  };
+
+  uint32_t internLocked(JsFrame frame);
+
+  mutable std::mutex d_mutex;
+  std::map<uintptr_t, Code> d_codeByStart;
+  std::vector<JsFrame> d_frames;
+  std::unordered_map<std::string, uint32_t> d_frameIds;  // key: function, script, line, column
+};
+
+}  // namespace allocscope::v8frames

@@ -1,0 +1,84 @@
+// Native stacks carry the JS frames that caused them: the FFmpeg case by JS caller, typed arrays' backing stores, workers.
+'use strict';
+const { describe, it, before } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const { FIXTURES, tempDir, runCli, readProfile } = require('../support/cli');
+const { missingTool } = require('../support/tools');
+const { buildFakeav } = require('../fixtures/native-leak/build');
+
+const SCENARIO = path.join(FIXTURES, 'mixed-stacks', 'scenario.js');
+
+/** runScenario runs the scenario under `allocscope run --no-heap` and returns its result and native profile. */
+function runScenario(mode, amount) {
+  const out = tempDir();
+  const run = runCli(['run', '--out', out, '--no-heap', '--', process.execPath, SCENARIO, mode, String(amount)]);
+  assert.equal(run.status, 0, run.stderr);
+  const natives = fs.readdirSync(out).filter((name) => name.endsWith('.native.pb.gz'));
+  assert.equal(natives.length, 1, `native profiles: ${natives}`);
+  const file = path.join(out, natives[0]);
+  return { result: JSON.parse(run.stdout.trim().split('\n').at(-1)), profile: readProfile(file), file };
+}
+
+/** inuseUnder sums inuse_space of the samples with a frame of function `name` (and, if given, that file). */
+function inuseUnder(profile, name, file) {
+  const index = profile.sampleTypes.findIndex((t) => t.type === 'inuse_space');
+  let bytes = 0;
+  for (const sample of profile.samples) {
+    const lines = sample.locations.flatMap((l) => l.lines);
+    if (lines.some((line) => line.function.name === name && (file === undefined || line.function.filename === file))) {
+      bytes += sample.values[index];
+    }
+  }
+  return bytes;
+}
+
+describe('mixed stacks: native samples carry their JS frames', () => {
+  before(() => buildFakeav());
+
+  it('puts the FFmpeg case\'s leak under the JS function that leaks, and none under the one that cleans up', () => {
+    const { result, profile } = runScenario('streams', 64);
+    const underLeaking = inuseUnder(profile, 'streamThatLeaks', SCENARIO);
+    const underCleaning = inuseUnder(profile, 'streamThatCloses', SCENARIO);
+    const underInit = inuseUnder(profile, 'fakeav_open_input');
+    assert.ok(underInit > 0.75 * result.leaked, `under fakeav_open_input: ${underInit} of ${result.leaked}`);
+    assert.ok(underLeaking >= 0.9 * underInit, `under streamThatLeaks: ${underLeaking} of ${underInit} leaked under the init call`);
+    assert.ok(underCleaning <= 0.02 * underInit, `under streamThatCloses: ${underCleaning}`);
+    // The JS frame sits above the addon's frames, named as the JS heap profile names it.
+    const leakStack = profile.samples
+      .find((s) => s.locations.some((l) => l.lines.some((line) => line.function.name === 'streamThatLeaks')))
+      .locations.map((l) => l.lines[0]?.function.name ?? `0x${l.address.toString(16)}`);
+    const order = ['fakeav_malloc', 'fakeav_open_input', 'streamThatLeaks'].map((name) => leakStack.findIndex((n) => n.includes(name)));
+    assert.ok(order.every((i) => i >= 0) && order[0] < order[1] && order[1] < order[2], `leaf first: ${leakStack.join(' < ')}`);
+    const js = profile.samples.flatMap((s) => s.locations).flatMap((l) => l.lines).find((line) => line.function.name === 'streamThatLeaks');
+    assert.equal(js.function.filename, SCENARIO);
+    assert.equal(js.function.startLine, 15, 'the line where streamThatLeaks starts');
+  });
+
+  it('finds typed arrays\' backing stores under the JS function that keeps them, within 25%', () => {
+    const { result, profile } = runScenario('typed-arrays', 64);
+    const estimate = inuseUnder(profile, 'keepTypedArrays', SCENARIO);
+    const error = Math.abs(estimate - result.keptBytes) / result.keptBytes;
+    assert.ok(error < 0.25, `estimated ${estimate} bytes under keepTypedArrays, kept ${result.keptBytes}`);
+  });
+
+  it('names a worker\'s JS frames in the process\'s native profile', () => {
+    const { result, profile } = runScenario('worker', 32);
+    const underLeaking = inuseUnder(profile, 'streamThatLeaks', SCENARIO);
+    assert.ok(underLeaking >= 0.75 * result.leaked, `under the worker's streamThatLeaks: ${underLeaking} of ${result.leaked}`);
+  });
+
+  it('shows the mixed stacks in go tool pprof -traces with readable names', (t) => {
+    if (missingTool(t, 'go', ['version'])) return;
+    const { file } = runScenario('streams', 16);
+    const home = tempDir('allocscope-pprof-home-');
+    const traces = spawnSync('go', ['tool', 'pprof', '-traces', '-sample_index=inuse_space', file], {
+      encoding: 'utf8', env: { ...process.env, HOME: home, PPROF_TMPDIR: home },
+    });
+    assert.equal(traces.status, 0, traces.stderr);
+    assert.equal(traces.stderr, '', 'no warning');
+    assert.match(traces.stdout, /fakeav_malloc\n(.*\n)*?\s+streamThatLeaks\n/, traces.stdout.slice(0, 3000));
+  });
+});
