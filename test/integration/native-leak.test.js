@@ -80,7 +80,11 @@ describe('native profile of a leaking C library (the FFmpeg case)', () => {
     assert.ok(fakeav, 'libfakeav.so has a mapping');
     assert.match(fakeav.buildId, /^[0-9a-f]{16,}$/);
     assert.ok(fakeav.memoryLimit > fakeav.memoryStart);
-    assert.ok(profile.locations.every((l) => l.address > 0));
+    // Native frames have their address; JS frames (in the one '[js]' mapping) a named function.
+    const native = profile.locations.filter((l) => l.mapping?.file !== '[js]');
+    assert.ok(native.length > 0 && native.every((l) => l.address > 0));
+    const js = profile.locations.filter((l) => l.mapping?.file === '[js]');
+    assert.ok(js.length > 0 && js.every((l) => l.address === 0 && l.lines[0].function.name !== ''), 'JS frames by name');
     assert.ok(profile.comments.some((c) => /^samples=\d+ live=\d+ dropped: ring=0 table=0 stacks=0$/.test(c)), profile.comments.join('\n'));
   });
 });
