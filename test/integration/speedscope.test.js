@@ -15,10 +15,11 @@ describe('Speedscope opens allocscope profiles', () => {
   before(() => {
     const dir = tempDir();
     runLeakAndChurn(dir);
-    // The FFmpeg case, smaller: a native profile with memory in use under a library without frame pointers.
+    // The FFmpeg case, smaller, called from JS: a native profile with memory in use under a
+    // library without frame pointers, below the JS function that called it.
     buildFakeav();
-    const scenario = path.join(FIXTURES, 'native-leak', 'leak-scenario.js');
-    const run = runCli(['run', '--out', dir, '--no-heap', '--', process.execPath, scenario, '32', '32']);
+    const scenario = path.join(FIXTURES, 'mixed-stacks', 'scenario.js');
+    const run = runCli(['run', '--out', dir, '--no-heap', '--', process.execPath, scenario, 'streams', '32']);
     assert.equal(run.status, 0, run.stderr);
     const named = (suffix) => fs.readdirSync(dir).filter((name) => name.endsWith(suffix)).sort().map((name) => path.join(dir, name));
     heapFiles = named('.heap.pb.gz');
@@ -44,6 +45,7 @@ describe('Speedscope opens allocscope profiles', () => {
     assert.equal(leaking.length, 1, 'the FFmpeg case\'s native profile shows the leaking init call');
     assert.match(leaking[0].sandwich, /\d+(\.\d+)? MB \(\d+(\.\d+)?%\)\s+[^\n]*\s+fakeav_malloc/, 'MBs under the allocator of the leak');
     assert.match(leaking[0].sandwich, /\(anonymous namespace\)::Reconnect|Reconnect\(/, 'the addon\'s C++ caller, demangled');
+    assert.match(leaking[0].sandwich, /streamThatLeaks/, 'the JS function above them: a mixed stack');
   });
 
   it('reports a file Speedscope cannot read as not loaded (the check can fail)', async (t) => {
