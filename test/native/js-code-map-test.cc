@@ -1,0 +1,110 @@
+// Unit tests of native/v8/js-code-map.cc: JIT code ranges to JS frames, through moves, reuse of
+// code space, isolate teardown, and concurrent readers and writers.
+#include "v8/js-code-map.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "tap.h"
+
+using allocscope::v8frames::isJsFrame;
+using allocscope::v8frames::JsCodeMap;
+using allocscope::v8frames::JsFrame;
+
+namespace {
+
+const void* const kIsolateA = reinterpret_cast<const void*>(0x1000);
+const void* const kIsolateB = reinterpret_cast<const void*>(0x2000);
+
+JsFrame frame(const char* name, int line) { return {name, "/app/server.js", line, 3}; }
+
+// nameAt translates a return address and names the frame ("" when it is not JS code).
+std::string nameAt(uintptr_t pc) {
+  uintptr_t translated = JsCodeMap::instance().translate(pc);
+  if (!isJsFrame(translated)) return "";
+  return JsCodeMap::instance().frame(translated).function;
+}
+
+}  // namespace
+
+TEST("translate names return addresses inside code, and leaves others as they are") {
+  auto& map = JsCodeMap::instance();
+  map.add(kIsolateA, 0x10000, 0x100, frame("handleRequest", 10));
+  CHECK_EQ(nameAt(0x10001), std::string("handleRequest"));
+  CHECK_EQ(nameAt(0x10100), std::string("handleRequest"));  // a call that ends the code: pc - 1 is inside
+  CHECK_EQ(nameAt(0x10101), std::string(""));
+  CHECK_EQ(nameAt(0x10000), std::string(""));  // pc - 1 is before it
+  CHECK_EQ(map.translate(0x5000), uintptr_t{0x5000});
+  JsFrame named = map.frame(map.translate(0x10050));
+  CHECK_EQ(named.script, std::string("/app/server.js"));
+  CHECK_EQ(named.line, 10);
+  CHECK_EQ(named.column, 3);
+  // The same function's code twice (say, interpreted and optimized) is one JS frame.
+  map.add(kIsolateA, 0x20000, 0x80, frame("handleRequest", 10));
+  CHECK_EQ(map.translate(0x20010), map.translate(0x10010));
+  map.removeIsolate(kIsolateA);
+}
+
+TEST("new code over old code replaces it: collected code's space is reused") {
+  auto& map = JsCodeMap::instance();
+  map.add(kIsolateA, 0x30000, 0x100, frame("oldA", 1));
+  map.add(kIsolateA, 0x30100, 0x100, frame("oldB", 2));
+  map.add(kIsolateA, 0x30080, 0x100, frame("fresh", 3));  // overlaps the end of oldA and the start of oldB
+  CHECK_EQ(nameAt(0x30010), std::string(""));
+  CHECK_EQ(nameAt(0x30090), std::string("fresh"));
+  CHECK_EQ(nameAt(0x30190), std::string(""));
+  map.removeIsolate(kIsolateA);
+}
+
+TEST("moved code is found at its new place only; an isolate's teardown forgets its code only") {
+  auto& map = JsCodeMap::instance();
+  map.add(kIsolateA, 0x40000, 0x100, frame("moving", 4));
+  map.add(kIsolateB, 0x50000, 0x100, frame("inWorker", 5));
+  map.move(0x40000, 0x48000);
+  CHECK_EQ(nameAt(0x40010), std::string(""));
+  CHECK_EQ(nameAt(0x48010), std::string("moving"));
+  map.move(0x99999, 0x60000);  // unknown code: nothing happens
+  CHECK_EQ(nameAt(0x60010), std::string(""));
+  map.removeIsolate(kIsolateA);
+  CHECK_EQ(nameAt(0x48010), std::string(""));
+  CHECK_EQ(nameAt(0x50010), std::string("inWorker"));
+  map.removeIsolate(kIsolateB);
+  CHECK_EQ(nameAt(0x50010), std::string(""));
+  CHECK(map.frame(allocscope::v8frames::kJsFrameTag | 0xffffff).function.empty());  // an unknown id
+}
+
+TEST("code events on two isolates' threads while the drain translates (ThreadSanitizer: no races)") {
+  auto& map = JsCodeMap::instance();
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> named{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      const void* isolate = t == 0 ? kIsolateA : kIsolateB;
+      uintptr_t base = 0x1000000 * (t + 1);
+      for (int i = 0; i < 20000; ++i) {
+        uintptr_t start = base + (i % 500) * 0x100;
+        map.add(isolate, start, 0x100, frame(t == 0 ? "mainFunction" : "workerFunction", i % 50));
+        if (i % 7 == 0) map.move(start, start + 0x80000);
+      }
+    });
+  }
+  std::thread drain([&] {
+    while (!stop) {
+      for (uintptr_t pc = 0x1000010; pc < 0x1030000; pc += 0x300) {
+        uintptr_t translated = map.translate(pc);
+        if (isJsFrame(translated) && !map.frame(translated).function.empty()) ++named;
+      }
+    }
+  });
+  for (auto& thread : threads) thread.join();
+  stop = true;
+  drain.join();
+  tap::note("%llu frames named while code was added and moved", static_cast<unsigned long long>(named.load()));
+  CHECK_GT(named.load(), uint64_t{0});
+  map.removeIsolate(kIsolateA);
+  map.removeIsolate(kIsolateB);
+}
+
+TAP_MAIN()
