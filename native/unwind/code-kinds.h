@@ -22,6 +22,13 @@ struct CodeInfo {
 // glibc 2.35): the stack walk needs it, and takes nothing else from the loader.
 bool canFindObjects();
 
+// Code known to keep frame pointers, checked before asking the loader (which costs ~10-15 ns a
+// frame): the main program when it was built with them, and each isolate's JIT code range. A
+// handful of ranges, registered outside the hooks, read lock-free.
+void addFramePointerCode(uintptr_t start, uintptr_t end);
+void removeFramePointerCode(uintptr_t start);
+bool isFramePointerCode(uintptr_t pc);
+
 // lookUpCode says how to step out of the frame whose return address is `pc`. The first lookup
 // in an object classifies it (reading a sample of its unwind tables, a few microseconds); later
 // ones find it in a fixed, lock-free cache. No allocation, no lock.

@@ -17,6 +17,26 @@ uintptr_t s_selfEnd = 0;
 
 bool isOwnCode(uintptr_t pc) { return pc >= s_selfStart && pc < s_selfEnd; }
 
+// The main program (the first object) is never unloaded: when it keeps frame pointers, its
+// frames need not be looked up at all.
+int registerMainProgram(struct dl_phdr_info* info, size_t, void*) {
+  const void* ehFrameHdr = nullptr;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME) {
+      ehFrameHdr = reinterpret_cast<const void*>(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    }
+  }
+  if (ehFrameHdr == nullptr || !keepsFramePointers(ehFrameHdr)) return 1;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const auto& phdr = info->dlpi_phdr[i];
+    if (phdr.p_type == PT_LOAD && (phdr.p_flags & PF_X)) {
+      uintptr_t start = info->dlpi_addr + phdr.p_vaddr;
+      addFramePointerCode(start, start + phdr.p_memsz);
+    }
+  }
+  return 1;  // only the first object
+}
+
 int findSelf(struct dl_phdr_info* info, size_t, void*) {
   uintptr_t probe = reinterpret_cast<uintptr_t>(&findSelf);
   for (int i = 0; i < info->dlpi_phnum; ++i) {
@@ -112,7 +132,10 @@ bool stepUnwindTables(Frame& frame, const void* ehFrameHdr, uintptr_t top) {
 
 bool initStackCapture() {
   if (!canFindObjects()) return false;
-  if (s_selfEnd == 0) dl_iterate_phdr(&findSelf, nullptr);
+  if (s_selfEnd == 0) {
+    dl_iterate_phdr(&findSelf, nullptr);
+    dl_iterate_phdr(&registerMainProgram, nullptr);
+  }
   uintptr_t warmUp[4];
   captureStack(warmUp, 4);
   return true;
@@ -133,9 +156,14 @@ int captureStack(uintptr_t* frames, int maxDepth) {
   int depth = 0;
   while (depth < maxDepth) {
     frames[depth++] = frame.pc;
-    if (frame.pc < code.objectStart || frame.pc >= code.objectEnd) code = lookUpCode(frame.pc - 1);
-    bool stepped = code.kind == CodeKind::kUnwindTables ? stepUnwindTables(frame, code.ehFrameHdr, top)
-                                                        : stepFramePointer(frame, top);
+    bool stepped;
+    if (isFramePointerCode(frame.pc - 1)) {
+      stepped = stepFramePointer(frame, top);
+    } else {
+      if (frame.pc < code.objectStart || frame.pc >= code.objectEnd) code = lookUpCode(frame.pc - 1);
+      stepped = code.kind == CodeKind::kUnwindTables ? stepUnwindTables(frame, code.ehFrameHdr, top)
+                                                     : stepFramePointer(frame, top);
+    }
     if (!stepped) break;
   }
   return depth;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "sampler/thread-state.h"
+#include "unwind/code-kinds.h"
 #include "v8/js-code-map.h"
 
 namespace allocscope::v8frames {
@@ -22,12 +23,21 @@ CodeEventListener::CodeEventListener(v8::Isolate* isolate) : v8::CodeEventHandle
 
 CodeEventListener::~CodeEventListener() {
   if (d_enabled) Disable();
+  if (d_codeRangeStart != 0) unwind::removeFramePointerCode(d_codeRangeStart);
   JsCodeMap::instance().removeIsolate(d_isolate);
 }
 
 void CodeEventListener::enable() {
   if (d_enabled) return;
   d_enabled = true;
+  // V8's JIT code keeps frame pointers; stack walks need not ask the loader about it.
+  void* start = nullptr;
+  size_t length = 0;
+  d_isolate->GetCodeRange(&start, &length);
+  if (start != nullptr && length != 0) {
+    d_codeRangeStart = reinterpret_cast<uintptr_t>(start);
+    unwind::addFramePointerCode(d_codeRangeStart, d_codeRangeStart + length);
+  }
   Enable();
 }
 

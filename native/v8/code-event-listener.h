@@ -1,6 +1,8 @@
 // Feeds one isolate's JIT code events into the process-wide JsCodeMap.
 #pragma once
 
+#include <cstdint>
+
 #include <v8-profiler.h>
 #include <v8.h>
 
@@ -20,6 +22,7 @@ class CodeEventListener : public v8::CodeEventHandler {
  private:
   v8::Isolate* d_isolate;
   bool d_enabled = false;
+  uintptr_t d_codeRangeStart = 0;  // registered with the stack walk while listening
 };
 
 // namesInterpretedFrames asks V8 to give every function compiled from now on its own copy of

@@ -102,6 +102,22 @@ TEST("the library's unwind tables say it has no frame pointers; the test's own s
   munmap(page, 4096);
 }
 
+TEST("registered frame-pointer code is known without the loader, until it is removed") {
+  using allocscope::unwind::addFramePointerCode;
+  using allocscope::unwind::isFramePointerCode;
+  using allocscope::unwind::removeFramePointerCode;
+  CHECK(!isFramePointerCode(0x7000100));
+  addFramePointerCode(0x7000000, 0x7001000);
+  addFramePointerCode(0x7000000, 0x7001000);  // a code range two isolates share
+  CHECK(isFramePointerCode(0x7000000));
+  CHECK(isFramePointerCode(0x7000fff));
+  CHECK(!isFramePointerCode(0x7001000));
+  removeFramePointerCode(0x7000000);
+  CHECK(isFramePointerCode(0x7000100));  // still registered once
+  removeFramePointerCode(0x7000000);
+  CHECK(!isFramePointerCode(0x7000100));
+}
+
 TEST("findFrameRule gives the row at each instruction of a function without frame pointers") {
   const void* library = ehFrameHdrOf(reinterpret_cast<const void*>(&nfp_level3));
   REQUIRE(library != nullptr);
