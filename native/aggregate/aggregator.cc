@@ -91,6 +91,17 @@ void Aggregator::pruneLocked(const AddressTable& table, uint64_t intervalBytes, 
   }
 }
 
+std::vector<uintptr_t> Aggregator::framesWithin(uintptr_t start, uintptr_t end) const {
+  std::lock_guard<std::mutex> lock(d_mutex);
+  std::unordered_set<uintptr_t> found;
+  for (const auto& stack : d_stacks) {
+    for (uintptr_t pc : stack) {
+      if (pc >= start && pc < end) found.insert(pc);
+    }
+  }
+  return {found.begin(), found.end()};
+}
+
 void Aggregator::reset() {
   std::lock_guard<std::mutex> lock(d_mutex);
   d_rawStackIds.clear();

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -22,6 +23,9 @@ struct AggregateSnapshot {
   std::vector<std::vector<uintptr_t>> stacks;  // leaf first
   std::vector<StackTotals> totals;             // one per stack
   uint64_t liveSamples = 0;
+  // Names of frames in objects unloaded since they were sampled (the symbolizer cannot read
+  // those any more), by return address.
+  std::unordered_map<uintptr_t, std::string> unloadedFrameNames;
 };
 
 // Aggregator is the single consumer of the ring. It runs on the drain thread and on the thread
@@ -41,6 +45,8 @@ class Aggregator {
   // no longer in the table were freed: they leave the live table here.
   AggregateSnapshot snapshot(SampleRing& ring, const AddressTable& table, uint64_t intervalBytes);
   void reset();
+  // framesWithin returns the distinct return addresses in [start, end) of the stacks so far.
+  std::vector<uintptr_t> framesWithin(uintptr_t start, uintptr_t end) const;
   // The heap memory the tables use, roughly.
   size_t bytesUsed() const;
   uint64_t liveSamples() const;

@@ -1,4 +1,4 @@
-// The list of interposed symbols, and the dlopen hook that patches objects loaded later.
+// The list of interposed symbols, and the dlopen and dlclose hooks (patch objects loaded later, name frames of those unloaded).
 #include "hooks/intercept.h"
 
 #include <atomic>
@@ -12,6 +12,7 @@ namespace allocscope::hooks {
 namespace {
 
 std::atomic<void (*)()> s_dlopenListener{nullptr};
+std::atomic<int (*)(void*)> s_dlcloseListener{nullptr};
 
 extern "C" {
 
@@ -24,6 +25,11 @@ void* allocscope_dlopen(const char* file, int mode) noexcept {
     errno = savedErrno;
   }
   return handle;
+}
+
+int allocscope_dlclose(void* handle) noexcept {
+  auto listener = s_dlcloseListener.load(std::memory_order_acquire);
+  return listener != nullptr && handle != nullptr ? listener(handle) : g_originals.dlclose(handle);
 }
 
 }  // extern "C"
@@ -43,6 +49,7 @@ std::vector<Interposition> interpositions() {
       {"valloc", reinterpret_cast<void*>(&allocscope_valloc)},
       {"pvalloc", reinterpret_cast<void*>(&allocscope_pvalloc)},
       {"dlopen", reinterpret_cast<void*>(&allocscope_dlopen)},
+      {"dlclose", reinterpret_cast<void*>(&allocscope_dlclose)},
   };
   if (g_originals.free_sized != nullptr) list.push_back({"free_sized", reinterpret_cast<void*>(&allocscope_free_sized)});
   if (g_originals.free_aligned_sized != nullptr) {
@@ -52,5 +59,7 @@ std::vector<Interposition> interpositions() {
 }
 
 void setDlopenListener(void (*listener)()) { s_dlopenListener.store(listener, std::memory_order_release); }
+
+void setDlcloseListener(int (*listener)(void*)) { s_dlcloseListener.store(listener, std::memory_order_release); }
 
 }  // namespace allocscope::hooks

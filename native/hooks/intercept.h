@@ -14,4 +14,8 @@ std::vector<Interposition> interpositions();
 // The dlopen hook calls this after a successful dlopen, to patch the objects it brought in.
 void setDlopenListener(void (*listener)());
 
+// The dlclose hook hands the call to this listener, which closes the handle with libc's dlclose
+// itself and sees what it unloaded (Node unloads a worker's addons when the worker ends).
+void setDlcloseListener(int (*listener)(void* handle));
+
 }  // namespace allocscope::hooks

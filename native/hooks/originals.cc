@@ -31,6 +31,7 @@ bool resolveOriginals(const char** whyNot) {
             lookup(libc, "aligned_alloc", found.aligned_alloc, true) &&
             lookup(libc, "memalign", found.memalign, true) && lookup(libc, "valloc", found.valloc, true) &&
             lookup(libc, "pvalloc", found.pvalloc, true) && lookup(libc, "dlopen", found.dlopen, true) &&
+            lookup(libc, "dlclose", found.dlclose, true) &&
             lookup(libc, "free_sized", found.free_sized, false) &&
             lookup(libc, "free_aligned_sized", found.free_aligned_sized, false);
   if (!ok) {

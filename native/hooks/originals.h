@@ -22,6 +22,7 @@ struct Originals {
   void (*free_sized)(void*, size_t);                  // C23; null when libc lacks it
   void (*free_aligned_sized)(void*, size_t, size_t);  // C23; null when libc lacks it
   void* (*dlopen)(const char*, int);
+  int (*dlclose)(void*);
 };
 
 extern Originals g_originals;

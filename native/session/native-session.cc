@@ -1,14 +1,18 @@
 // NativeSession: installs and removes the hooks, and drains samples in the background.
 #include "session/native-session.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 
 #include "aggregate/sample-recorder.h"
 #include "hooks/intercept.h"
 #include "hooks/originals.h"
 #include "sampler/sampler.h"
+#include "symbolize/symbolizer.h"
 #include "unwind/rule-cache.h"
 #include "unwind/stack-capture.h"
 #include "v8/js-code-map.h"
@@ -19,6 +23,14 @@ namespace {
 
 // A forked child has no drain thread: it keeps the hooks (they pass through) but samples nothing.
 void stopSamplingInChild() { sampler::g_intervalBytes.store(0, std::memory_order_relaxed); }
+
+// GOT slots everywhere point into this addon from now on: it must never be unloaded, even when
+// the worker that loaded it ends (Node then dlcloses the worker's addons).
+bool pinThisAddon() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&stopSamplingInChild), &info) == 0 || info.dli_fname == nullptr) return false;
+  return dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;
+}
 
 }  // namespace
 
@@ -33,15 +45,18 @@ std::string NativeSession::start(const NativeSettings& settings) {
   const char* whyNot = "";
   if (!hooks::resolveOriginals(&whyNot)) return whyNot;
   if (!aggregate::SampleRecorder::create()) return "could not map memory for the sample buffers";
-  static bool canCaptureStacks = [] {
+  static const char* cannotStart = []() -> const char* {
+    if (!unwind::initStackCapture()) return "native stacks need glibc 2.35 or later (for _dl_find_object)";
+    if (!pinThisAddon()) return "could not keep the addon loaded for good (dlopen RTLD_NODELETE failed)";
     pthread_atfork(nullptr, nullptr, &stopSamplingInChild);
-    return unwind::initStackCapture();
+    return nullptr;
   }();
-  if (!canCaptureStacks) return "native stacks need glibc 2.35 or later (for _dl_find_object)";
+  if (cannotStart != nullptr) return cannotStart;
   auto* recorder = aggregate::SampleRecorder::get();
   recorder->clear();
   recorder->setStackDepth(settings.stackDepth);
   d_aggregator.reset();
+  d_unloadedFrameNames.clear();
   d_aggregator.setBudget(kAggregateBudgetBytes);
   // JS frames are named from V8's code events as their stacks are first drained.
   d_aggregator.setFrameTranslator([](uintptr_t pc) { return v8frames::JsCodeMap::instance().translate(pc); });
@@ -51,6 +66,7 @@ std::string NativeSession::start(const NativeSettings& settings) {
   // One patcher for the process's lifetime: the dlopen hook may use it at any moment.
   if (!d_patcher) d_patcher = std::make_unique<hooks::GotPatcher>(hooks::interpositions());
   hooks::setDlopenListener(&NativeSession::onDlopen);
+  hooks::setDlcloseListener(&NativeSession::onDlclose);
   d_patcher->activate();
   d_drainStop = false;
   d_drainThread = std::thread([this] { drainLoop(); });
@@ -76,6 +92,38 @@ void NativeSession::stop() {
 bool NativeSession::running() const {
   std::lock_guard<std::mutex> lock(d_mutex);
   return d_running;
+}
+
+int NativeSession::onDlclose(void* handle) {
+  sampler::ScopedBusy busy;
+  std::vector<symbolize::LoadedObject> before = symbolize::loadedObjects();
+  int result = hooks::g_originals.dlclose(handle);
+  int savedErrno = errno;
+  std::vector<symbolize::LoadedObject> after = symbolize::loadedObjects();
+  std::vector<symbolize::LoadedObject> unloaded;
+  for (auto& object : before) {
+    bool stayed = std::any_of(after.begin(), after.end(), [&](const symbolize::LoadedObject& other) {
+      return other.loadBias == object.loadBias && other.path == object.path;
+    });
+    if (!stayed) unloaded.push_back(std::move(object));
+  }
+  if (!unloaded.empty()) instance().nameUnloadedFrames(std::move(unloaded));
+  errno = savedErrno;
+  return result;
+}
+
+void NativeSession::nameUnloadedFrames(std::vector<symbolize::LoadedObject> unloaded) {
+  std::lock_guard<std::mutex> lock(d_mutex);
+  auto* recorder = aggregate::SampleRecorder::get();
+  if (!d_running || recorder == nullptr) return;
+  d_aggregator.drain(recorder->ring(), recorder->table(), d_settings.intervalBytes, false);
+  symbolize::Symbolizer symbolizer(std::move(unloaded));
+  for (const auto& object : symbolizer.objects()) {
+    for (uintptr_t pc : d_aggregator.framesWithin(object.start, object.limit)) {
+      std::string name = symbolizer.lookup(pc - 1).function;
+      if (!name.empty()) d_unloadedFrameNames[pc] = std::move(name);
+    }
+  }
 }
 
 void NativeSession::drainNow() {
@@ -113,7 +161,9 @@ aggregate::AggregateSnapshot NativeSession::snapshot() {
   std::lock_guard<std::mutex> lock(d_mutex);
   auto* recorder = aggregate::SampleRecorder::get();
   if (!d_running || recorder == nullptr) return {};
-  return d_aggregator.snapshot(recorder->ring(), recorder->table(), d_settings.intervalBytes);
+  aggregate::AggregateSnapshot snapshot = d_aggregator.snapshot(recorder->ring(), recorder->table(), d_settings.intervalBytes);
+  snapshot.unloadedFrameNames = d_unloadedFrameNames;
+  return snapshot;
 }
 
 NativeStats NativeSession::stats() const {

@@ -7,9 +7,12 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "aggregate/aggregator.h"
 #include "hooks/got-patcher.h"
+#include "symbolize/symbolizer.h"
 
 namespace allocscope::session {
 
@@ -54,12 +57,18 @@ class NativeSession {
   NativeSession() = default;
   void drainLoop();
   static void onDlopen();
+  // Closes the handle and names the sampled frames of every object that unloaded (from their
+  // files: their memory is gone, a later profile's symbolizer would not find them).
+  static int onDlclose(void* handle);
+  void nameUnloadedFrames(std::vector<symbolize::LoadedObject> unloaded);
 
   mutable std::mutex d_mutex;
   bool d_running = false;
   NativeSettings d_settings{};
   std::unique_ptr<hooks::GotPatcher> d_patcher;
   aggregate::Aggregator d_aggregator;
+  // Function names of frames in objects unloaded since start, by return address.
+  std::unordered_map<uintptr_t, std::string> d_unloadedFrameNames;
   std::thread d_drainThread;
   std::mutex d_drainMutex;
   std::condition_variable d_drainWake;

@@ -40,6 +40,10 @@ Napi::Value translateNativeProfile(Napi::Env env, const aggregate::AggregateSnap
         // Return addresses point after the call: look up pc - 1 so that a call at the very end
         // of a function is not attributed to the next one.
         symbolize::Frame frame = symbolizer.lookup(pc - 1);
+        if (frame.object == nullptr) {
+          auto unloaded = snapshot.unloadedFrameNames.find(pc);
+          if (unloaded != snapshot.unloadedFrameNames.end()) frame.function = unloaded->second;
+        }
         pcs.push_back(static_cast<double>(pc));
         pcObject.push_back(frame.object == nullptr ? -1 : static_cast<int32_t>(frame.object - objects.data()));
         pcFunction.push_back(strings.intern(frame.function));

@@ -64,10 +64,14 @@ describe('mixed stacks: native samples carry their JS frames', () => {
     assert.ok(error < 0.25, `estimated ${estimate} bytes under keepTypedArrays, kept ${result.keptBytes}`);
   });
 
-  it('names a worker\'s JS frames in the process\'s native profile', () => {
+  it('names a worker\'s JS frames in the process\'s native profile, and its addon\'s after Node unloaded it', () => {
     const { result, profile } = runScenario('worker', 32);
     const underLeaking = inuseUnder(profile, 'streamThatLeaks', SCENARIO);
     assert.ok(underLeaking >= 0.75 * result.leaked, `under the worker's streamThatLeaks: ${underLeaking} of ${result.leaked}`);
+    // Node dlcloses a worker's addons when it ends, before the exit profile: their frames were
+    // named as they unloaded.
+    const underInit = inuseUnder(profile, 'fakeav_open_input');
+    assert.ok(underInit >= 0.9 * underLeaking, `under the unloaded library's fakeav_open_input: ${underInit} of ${underLeaking}`);
   });
 
   it('shows the mixed stacks in go tool pprof -traces with readable names', (t) => {

@@ -213,6 +213,14 @@ describe('native', () => {
     near(r.allocChurn, 32 * MiB, 0.1, 'allocated under fakeav_churn');
   });
 
+  it('keeps its addon loaded when the worker that started native profiling ends, and the process runs on', () => {
+    const r = scenario('started-in-worker');
+    assert.equal(r.mapped, true, 'allocscope.node still mapped after the worker left');
+    assert.equal(r.running, true, 'the process-wide session outlives the worker that started it');
+    assert.ok(r.samples > 0, 'the main thread\'s allocations were sampled');
+    assert.equal(r.runningAfterStop, false, 'any thread can stop it');
+  });
+
   it('hooks an addon again when a new worker reloads it after the last one unloaded it', () => {
     const r = scenario('dlopen-reload', [5]);
     for (const [i, round] of r.rounds.entries()) {

@@ -2,6 +2,7 @@
 // real AddressTable, as SampleRecorder::record does), drained and snapshotted per stack.
 #include "aggregate/aggregator.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -119,6 +120,27 @@ TEST("snapshot: alloc and in-use totals per stack, unbiased by sampleWeight") {
   REQUIRE(a2 != nullptr);
   CHECK(near(a2->allocBytes, a->allocBytes));
   CHECK(near(a2->inuseBytes, a->inuseBytes));
+}
+
+namespace {
+// Tags JIT-like frames (above 0x9000) the way the JS code map tags JS frames.
+uintptr_t tagHighFrames(uintptr_t pc) { return pc >= 0x9000 ? (pc | (uintptr_t{1} << 62)) : pc; }
+}  // namespace
+
+TEST("a frame translator rewrites each new stack once; equal translations share one stack") {
+  Fixture f;
+  f.aggregator.setFrameTranslator(&tagHighFrames);
+  REQUIRE(f.record(0x10000, 1, 512, {0x1000, 0x9001, 0x2000}));
+  REQUIRE(f.record(0x10100, 2, 512, {0x1000, 0x9001, 0x2000}));
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  REQUIRE(snapshot.stacks.size() == 1);
+  CHECK_EQ(snapshot.stacks[0][1], uintptr_t{0x9001} | (uintptr_t{1} << 62));
+  CHECK_EQ(snapshot.stacks[0][0], uintptr_t{0x1000});
+  // framesWithin lists the distinct frames in a range (what an unloading object must name).
+  std::vector<uintptr_t> within = f.aggregator.framesWithin(0x1000, 0x2001);
+  std::sort(within.begin(), within.end());
+  CHECK(within == (std::vector<uintptr_t>{0x1000, 0x2000}));
+  CHECK(f.aggregator.framesWithin(0x3000, 0x4000).empty());
 }
 
 TEST("freed samples leave in-use and the live table, but stay in alloc totals") {

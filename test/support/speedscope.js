@@ -44,7 +44,8 @@ async function openInSpeedscope(files) {
   const results = [];
   try {
     for (const [index, file] of files.entries()) {
-      const page = await browser.newPage();
+      // Tall: the Sandwich table renders only the rows in view, and mixed stacks have many.
+      const page = await browser.newPage({ viewport: { width: 1600, height: 8000 } });
       const result = { file, loaded: false, title: '', alerts: [], errors: [], importer: '', sandwich: '' };
       page.on('dialog', (dialog) => {
         result.alerts.push(dialog.message());
