@@ -14,11 +14,6 @@ namespace allocscope {
 
 class Addon : public Napi::Addon<Addon> {
  public:
-  ~Addon() {
-    // This environment's JS code is about to be forgotten: name the stacks sampled so far first.
-    if (d_codeEvents) session::NativeSession::instance().drainNow();
-  }
-
   Addon(Napi::Env env, Napi::Object exports) {
     DefineAddon(exports, {
                              InstanceMethod("heapStart", &Addon::JsHeapStart),
@@ -31,6 +26,11 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("nativeNameJsFrames", &Addon::JsNativeNameJsFrames),
                              InstanceMethod("collectGarbage", &Addon::JsCollectGarbage),
                          });
+  }
+
+  ~Addon() {
+    // This environment's JS code is about to be forgotten: name the stacks sampled so far first.
+    if (d_codeEvents) session::NativeSession::instance().drainNow();
   }
 
  private:

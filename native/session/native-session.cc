@@ -114,9 +114,7 @@ int NativeSession::onDlclose(void* handle) {
 
 void NativeSession::nameUnloadedFrames(std::vector<symbolize::LoadedObject> unloaded) {
   std::lock_guard<std::mutex> lock(d_mutex);
-  auto* recorder = aggregate::SampleRecorder::get();
-  if (!d_running || recorder == nullptr) return;
-  d_aggregator.drain(recorder->ring(), recorder->table(), d_settings.intervalBytes, false);
+  if (!drainLocked()) return;
   symbolize::Symbolizer symbolizer(std::move(unloaded));
   for (const auto& object : symbolizer.objects()) {
     for (uintptr_t pc : d_aggregator.framesWithin(object.start, object.limit)) {
@@ -129,9 +127,14 @@ void NativeSession::nameUnloadedFrames(std::vector<symbolize::LoadedObject> unlo
 void NativeSession::drainNow() {
   sampler::ScopedBusy busy;
   std::lock_guard<std::mutex> lock(d_mutex);
+  drainLocked();
+}
+
+bool NativeSession::drainLocked() {
   auto* recorder = aggregate::SampleRecorder::get();
-  if (!d_running || recorder == nullptr) return;
+  if (!d_running || recorder == nullptr) return false;
   d_aggregator.drain(recorder->ring(), recorder->table(), d_settings.intervalBytes, false);
+  return true;
 }
 
 void NativeSession::onDlopen() {

@@ -61,6 +61,8 @@ class NativeSession {
   // files: their memory is gone, a later profile's symbolizer would not find them).
   static int onDlclose(void* handle);
   void nameUnloadedFrames(std::vector<symbolize::LoadedObject> unloaded);
+  // drainLocked aggregates what the ring holds (d_mutex held); false when not running.
+  bool drainLocked();
 
   mutable std::mutex d_mutex;
   bool d_running = false;
