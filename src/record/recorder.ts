@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { isMainThread, threadId } from 'node:worker_threads';
 import { AllocscopeError } from '../errors';
 import { encode } from '../format';
+import { profileFieldNumbers } from '../format/profile-schema';
 import { heap } from '../heap/heap-profiler';
 import type { HeapProfilerOptions } from '../heap/options';
 import type { Profile } from '../model/profile';
@@ -48,6 +49,9 @@ export class Recorder {
     } catch (error) {
       throw new AllocscopeError('ERR_IO', `cannot write profiles to ${this.options.outDir}: ${describeIoError(error)}`, { cause: error });
     }
+    // Load the pprof schema before sampling starts: its one-time allocations are allocscope's,
+    // and would otherwise show in the application's first profiles.
+    profileFieldNumbers();
     if (this.options.heap !== undefined) {
       heap.start(this.options.heap);
       this.kinds.push('heap');
