@@ -183,7 +183,7 @@ NativeStats NativeSession::stats() const {
   }
   result.droppedStackTableFull = d_aggregator.droppedStackTableFull();
   result.liveSamples = d_aggregator.liveSamples();
-  result.profilerBytes += d_aggregator.bytesUsed();
+  result.profilerBytes += d_aggregator.bytesUsed() + v8frames::JsCodeMap::instance().bytesUsed();
   if (d_patcher) {
     result.hookedObjects = d_patcher->patchedObjects();
     result.hookedSlots = d_patcher->patchedSlots();

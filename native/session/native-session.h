@@ -30,7 +30,7 @@ struct NativeStats {
   uint64_t liveSamples;
   size_t hookedObjects;
   size_t hookedSlots;
-  size_t profilerBytes;  // the ring and address table (fixed) plus the aggregate tables
+  size_t profilerBytes;  // the ring, address table and filter (fixed), the aggregate tables and the JS code map
 };
 
 // NativeSession is one per process: malloc hooks are process-wide, whichever thread (main or

@@ -64,9 +64,19 @@ JsFrame JsCodeMap::frame(uintptr_t tagged) const {
 uint32_t JsCodeMap::internLocked(JsFrame frame) {
   std::string key = frame.function + '\0' + frame.script + '\0' + std::to_string(frame.line) + ':' +
                     std::to_string(frame.column);
+  size_t keyBytes = key.size();
   auto [entry, added] = d_frameIds.try_emplace(std::move(key), static_cast<uint32_t>(d_frames.size()));
-  if (added) d_frames.push_back(std::move(frame));
+  if (added) {
+    d_frameBytes += keyBytes + frame.function.size() + frame.script.size();
+    d_frames.push_back(std::move(frame));
+  }
   return entry->second;
+}
+
+size_t JsCodeMap::bytesUsed() const {
+  std::lock_guard<std::mutex> lock(d_mutex);
+  // Tree and hash nodes with their overheads, estimated; strings counted as they were added.
+  return d_codeByStart.size() * 64 + d_frames.size() * (sizeof(JsFrame) + 64) + d_frameBytes;
 }
 
 }  // namespace allocscope::v8frames

@@ -44,6 +44,8 @@ class JsCodeMap {
   uintptr_t translate(uintptr_t pc);
   // frame returns the JsFrame of a tagged id (an empty one for an unknown id).
   JsFrame frame(uintptr_t tagged) const;
+  // The memory the map uses, roughly (for stats().profilerBytes).
+  size_t bytesUsed() const;
 
  private:
   struct Code {
@@ -57,6 +59,7 @@ class JsCodeMap {
   mutable std::mutex d_mutex;
   std::map<uintptr_t, Code> d_codeByStart;
   std::vector<JsFrame> d_frames;
+  size_t d_frameBytes = 0;  // the strings of d_frames and of their keys
   std::unordered_map<std::string, uint32_t> d_frameIds;  // key: function, script, line, column
 };
 

@@ -69,7 +69,7 @@ export interface NativeStats {
   /** Loaded objects with at least one GOT slot rewritten, and the slots rewritten. */
   hookedObjects: number;
   hookedSlots: number;
-  /** Memory the profiler itself uses: fixed buffers plus its tables. */
+  /** Memory the profiler itself uses: fixed buffers plus its tables and its map of JS code. */
   profilerBytes: number;
 }
 
