@@ -16,11 +16,10 @@ const WARMUP_SECONDS = 0.2;
 const TARGET_ADDED_NS = 1.5;
 const PAIRED_PROCESSES = 4;
 const PAIRED_BLOCKS = 12;
-// Two kinds of paired processes. allocscope-hooks runs in processes of its own: a thread's sample
-// countdown outlives native.stop(), so a countdown drawn at 1 GiB would starve a later 512 KiB
-// session of samples (see docs/performance.md).
-const PAIRED_KINDS = { sampling: ['baseline', 'baseline-2', 'allocscope'], hooks: ['baseline', 'allocscope-hooks'] };
-const PAIRED_PHASES = ['baseline', 'baseline-2', 'allocscope', 'allocscope-hooks'];
+// One kind of paired process runs every phase (a 1 GiB session no longer starves the next 512 KiB
+// one of samples: gaps run in pieces of at most 1 MiB, see native/sampler/sampler.h).
+const PAIRED_KINDS = { paired: ['baseline', 'baseline-2', 'allocscope', 'allocscope-hooks'] };
+const PAIRED_PHASES = PAIRED_KINDS.paired;
 const HOOKS_ONLY_INTERVAL = 1024 * 1024 * 1024;
 const DEFAULT_INTERVAL = 512 * 1024; // allocscope's default intervalBytes
 
@@ -49,13 +48,11 @@ heaptrack). Reports the median, min-max and IQR of ns/pair per configuration, th
 baseline (difference of medians) with a 95% bootstrap CI, and the per-round paired difference.
 
 Fresh processes differ by more than the 1.5 ns to resolve, so a second part pairs in time. For
-each size, P rounds (--paired-processes, default ${PAIRED_PROCESSES}; --quick: 2) of two processes that
-each load the addon, warm up, then run ${PAIRED_BLOCKS} blocks of phases in a shuffled order, S/${CHUNKS} seconds
-of looping each: a 'sampling' process runs baseline, baseline-2 and allocscope (native.start()
-before the phase, native.stop() after: the GOT patched, then restored); a 'hooks' process runs
-baseline and allocscope-hooks (the same with intervalBytes 1 GiB: the hooks' fast path with
-almost no samples, which splits the cost into hooks and sampling; in processes of its own
-because a thread's sample countdown outlives native.stop()). Reports the median over blocks of
+each size, P processes (--paired-processes, default ${PAIRED_PROCESSES}; --quick: 2) each load the addon, warm
+up, then run ${PAIRED_BLOCKS} blocks of phases in a shuffled order, S/${CHUNKS} seconds of looping each:
+baseline, baseline-2, allocscope (native.start() before the phase, native.stop() after: the GOT
+patched, then restored) and allocscope-hooks (the same with intervalBytes 1 GiB: the hooks' fast
+path with almost no samples, which splits the cost into hooks and sampling). Reports the median over blocks of
 each phase's ns/pair minus its block's baseline, with a 95% CI from resampling whole blocks.
 Target (reported, not asserted): allocscope adds <= ${TARGET_ADDED_NS} ns per pair at 64 bytes.
 
@@ -265,7 +262,7 @@ async function runPaired(options, log = console.log) {
     phaseSeconds: options.seconds / CHUNKS,
     sizes: options.sizes.map((size) => {
       const rows = PAIRED_PHASES.map((phase) => {
-        // baseline's row comes from the sampling kind; every other phase from the kind that ran it
+        // each phase's row comes from the kind of process that ran it (baseline: the first)
         const kind = kinds.find((k) => PAIRED_KINDS[k].includes(phase));
         const { blocks, samples } = bySize[size][kind];
         const addedOf = (sample) => median(sample.map((b) => b[phase] - b.baseline));
