@@ -16,12 +16,14 @@ const WARMUP_UNITS = 5_000;
 const PAIRED_PROCESSES = 5;
 const PAIRED_BLOCKS = 16;
 const PAIRED_UNITS = 4_000;
-const PAIRED_PHASES = ['baseline', 'baseline-2', 'allocscope', 'allocscope-native', 'allocscope-heap'];
+const PAIRED_PHASES = ['baseline', 'baseline-2', 'allocscope', 'allocscope-native', 'allocscope-heap', 'allocscope-hooks'];
 // What each profiled phase starts (and stops after it).
 const PAIRED_PROFILERS = {
   allocscope: { heap: true, native: true },
   'allocscope-native': { heap: false, native: true },
   'allocscope-heap': { heap: true, native: false },
+  // The hooks with almost no samples: what the fast paths alone cost this workload.
+  'allocscope-hooks': { heap: false, native: true, nativeOptions: { intervalBytes: 1024 * 1024 * 1024 } },
 };
 const TARGET_RATIO = 0.97;
 
@@ -49,10 +51,11 @@ Reports median ops/s, min-max, IQR, the ratio of medians to baseline with a 95% 
 and the per-round paired ratio.
 
 Part 2, paired in-process (allocscope only; fresh processes on a shared machine move by ~10%):
-each of P processes (default ${PAIRED_PROCESSES}; --quick: 2) warms up, then runs ${PAIRED_BLOCKS} blocks of five phases of
+each of P processes (default ${PAIRED_PROCESSES}; --quick: 2) warms up, then runs ${PAIRED_BLOCKS} blocks of six phases of
 ${PAIRED_UNITS.toLocaleString('en-US')} units in a shuffled order: baseline, baseline-2, allocscope (heap.start() and
 native.start() before the phase, both stopped after it), allocscope-native (native.start()
-alone) and allocscope-heap (heap.start() alone). Speed = total baseline time / total phase time over all blocks, with a 95% CI from
+alone), allocscope-heap (heap.start() alone) and allocscope-hooks (native.start() at a 1 GiB
+interval: the hooks with almost no samples). Speed = total baseline time / total phase time over all blocks, with a 95% CI from
 resampling whole blocks.
 
 Target (reported, not asserted): allocscope >= ${TARGET_RATIO} of baseline.
@@ -169,7 +172,7 @@ function runPairedTrial(seed) {
     for (const phase of shuffled(PAIRED_PHASES, rng)) {
       const profiled = PAIRED_PROFILERS[phase];
       if (profiled?.heap) heap.start();
-      if (profiled?.native) native.start();
+      if (profiled?.native) native.start(profiled.nativeOptions);
       const start = process.hrtime.bigint();
       runUnits(state, PAIRED_UNITS);
       times[phase] = Number(process.hrtime.bigint() - start) / 1e6;
@@ -177,7 +180,7 @@ function runPairedTrial(seed) {
       if (profiled?.native) {
         const stats = native.stats();
         if (!stats.running) throw new Error(`allocscope's native profiler stopped during the ${phase} phase`);
-        samples.push(stats.samples);
+        if (profiled.nativeOptions === undefined) samples.push(stats.samples);  // default-interval phases
         native.stop();
       }
       if (profiled?.heap) heap.stop();
@@ -368,7 +371,7 @@ function formatPaired(summary) {
     ),
     '',
     `  allocscope and allocscope-native phases took ${fmt(summary.nativeSamplesPerPhase)} native samples each (median)`,
-    `noise floor (A/A): ${withCI(by['baseline-2'])}; allocscope (heap + native): ${withCI(by.allocscope)} (target >= ${TARGET_RATIO}); native alone: ${withCI(by['allocscope-native'])}; heap alone: ${withCI(by['allocscope-heap'])}`,
+    `noise floor (A/A): ${withCI(by['baseline-2'])}; allocscope (heap + native): ${withCI(by.allocscope)} (target >= ${TARGET_RATIO}); native alone: ${withCI(by['allocscope-native'])}; heap alone: ${withCI(by['allocscope-heap'])}; hooks alone: ${withCI(by['allocscope-hooks'])}`,
   ].join('\n');
 }
 
