@@ -19,7 +19,7 @@ void Aggregator::drain(SampleRing& ring, const AddressTable& table, uint64_t int
   if (prune) pruneLocked(table, intervalBytes, nullptr);
 }
 
-void Aggregator::setFrameTranslator(FrameTranslator translate) {
+void Aggregator::setStackTranslator(StackTranslator translate) {
   std::lock_guard<std::mutex> lock(d_mutex);
   d_translate = translate;
 }
@@ -29,9 +29,7 @@ int64_t Aggregator::internLocked(const std::vector<uintptr_t>& raw) {
   if (known != d_rawStackIds.end()) return known->second;
   if (bytesUsedLocked() >= d_maxBytes) return -1;
   std::vector<uintptr_t> frames = raw;
-  if (d_translate != nullptr) {
-    for (uintptr_t& frame : frames) frame = d_translate(frame);
-  }
+  if (d_translate != nullptr) d_translate(frames.data(), frames.size());
   auto [entry, added] = d_stackIds.try_emplace(frames, static_cast<uint32_t>(d_stacks.size()));
   if (added) {
     d_stacks.push_back(std::move(frames));

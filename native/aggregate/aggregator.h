@@ -32,10 +32,10 @@ struct AggregateSnapshot {
 // that asks for a profile, never in a hook, so it may allocate and lock.
 class Aggregator {
  public:
-  // A FrameTranslator rewrites a return address when its stack is first seen (the JS code map
-  // names JIT frames this way, before V8 moves or frees the code); identity when unset.
-  using FrameTranslator = uintptr_t (*)(uintptr_t pc);
-  void setFrameTranslator(FrameTranslator translate);
+  // A StackTranslator rewrites a stack's return addresses in place when the stack is first seen
+  // (the JS code map names JIT frames this way, before V8 moves or frees the code).
+  using StackTranslator = void (*)(uintptr_t* frames, size_t count);
+  void setStackTranslator(StackTranslator translate);
   // maxBytes bounds the tables' memory: past it, samples with a stack not seen yet are dropped.
   void setBudget(size_t maxBytes) { d_maxBytes = maxBytes; }
   // drain moves every published record into the tables; interval is the session's mean gap.
@@ -70,7 +70,7 @@ class Aggregator {
   int64_t internLocked(const std::vector<uintptr_t>& raw);
 
   mutable std::mutex d_mutex;
-  FrameTranslator d_translate = nullptr;
+  StackTranslator d_translate = nullptr;
   // Raw stacks to their stack id, so each is translated once; stacks by their translated frames.
   std::unordered_map<std::vector<uintptr_t>, uint32_t, StackHash> d_rawStackIds;
   std::unordered_map<std::vector<uintptr_t>, uint32_t, StackHash> d_stackIds;

@@ -59,7 +59,9 @@ std::string NativeSession::start(const NativeSettings& settings) {
   d_unloadedFrameNames.clear();
   d_aggregator.setBudget(kAggregateBudgetBytes);
   // JS frames are named from V8's code events as their stacks are first drained.
-  d_aggregator.setFrameTranslator([](uintptr_t pc) { return v8frames::JsCodeMap::instance().translate(pc); });
+  d_aggregator.setStackTranslator([](uintptr_t* frames, size_t count) {
+    v8frames::JsCodeMap::instance().translateStack(frames, count);
+  });
   d_settings = settings;
   sampler::g_session.fetch_add(1, std::memory_order_relaxed);
   sampler::g_intervalBytes.store(settings.intervalBytes, std::memory_order_release);

@@ -36,7 +36,8 @@ void CodeEventListener::enable() {
   d_isolate->GetCodeRange(&start, &length);
   if (start != nullptr && length != 0) {
     d_codeRangeStart = reinterpret_cast<uintptr_t>(start);
-    unwind::addFramePointerCode(d_codeRangeStart, d_codeRangeStart + length);
+    d_codeRangeEnd = d_codeRangeStart + length;
+    unwind::addFramePointerCode(d_codeRangeStart, d_codeRangeEnd);
   }
   Enable();
 }
@@ -59,6 +60,8 @@ void CodeEventListener::Handle(v8::CodeEvent* event) {
     default:
       return;
   }
+  uintptr_t start = event->GetCodeStartAddress();
+  if (start < d_codeRangeStart || start >= d_codeRangeEnd) return;
   v8::HandleScope scope(d_isolate);
   JsFrame frame;
   frame.function = toString(d_isolate, event->GetFunctionName());
@@ -66,7 +69,7 @@ void CodeEventListener::Handle(v8::CodeEvent* event) {
   frame.line = event->GetScriptLine();
   frame.column = event->GetScriptColumn();
   if (event->GetCodeType() == v8::kRegExpType && frame.function.empty()) frame.function = "(regexp)";
-  map.add(d_isolate, event->GetCodeStartAddress(), event->GetCodeSize(), std::move(frame));
+  map.add(d_isolate, start, event->GetCodeSize(), std::move(frame));
 }
 
 void nameInterpretedFrames() {

@@ -22,7 +22,12 @@ class CodeEventListener : public v8::CodeEventHandler {
  private:
   v8::Isolate* d_isolate;
   bool d_enabled = false;
-  uintptr_t d_codeRangeStart = 0;  // registered with the stack walk while listening
+  // The isolate's JIT code range, registered with the stack walk while listening. Only code in
+  // it is named: V8 also reports functions whose code is a builtin in Node's binary (the shared
+  // interpreter entry of functions compiled before naming began), and one name for all of them
+  // would be wrong for all but one.
+  uintptr_t d_codeRangeStart = 0;
+  uintptr_t d_codeRangeEnd = 0;
 };
 
 // namesInterpretedFrames asks V8 to give every function compiled from now on its own copy of

@@ -21,6 +21,12 @@ void JsCodeMap::add(const void* isolate, uintptr_t start, size_t size, JsFrame f
   }
   while (it != d_codeByStart.end() && it->first < end) it = d_codeByStart.erase(it);
   d_codeByStart[start] = {end, isolate, internLocked(std::move(frame))};
+  widenSpanLocked(start, end);
+}
+
+void JsCodeMap::widenSpanLocked(uintptr_t start, uintptr_t end) {
+  if (start < d_spanStart) d_spanStart = start;
+  if (end > d_spanEnd) d_spanEnd = end;
 }
 
 void JsCodeMap::move(uintptr_t from, uintptr_t to) {
@@ -35,6 +41,7 @@ void JsCodeMap::move(uintptr_t from, uintptr_t to) {
   if (it != d_codeByStart.begin() && std::prev(it)->second.end > to) d_codeByStart.erase(std::prev(it));
   while (it != d_codeByStart.end() && it->first < code.end) it = d_codeByStart.erase(it);
   d_codeByStart[to] = code;
+  widenSpanLocked(to, code.end);
 }
 
 void JsCodeMap::removeIsolate(const void* isolate) {
@@ -45,9 +52,20 @@ void JsCodeMap::removeIsolate(const void* isolate) {
 }
 
 uintptr_t JsCodeMap::translate(uintptr_t pc) {
+  std::lock_guard<std::mutex> lock(d_mutex);
+  return translateLocked(pc);
+}
+
+void JsCodeMap::translateStack(uintptr_t* frames, size_t count) {
+  std::lock_guard<std::mutex> lock(d_mutex);
+  for (size_t i = 0; i < count; ++i) {
+    if (frames[i] > d_spanStart && frames[i] <= d_spanEnd) frames[i] = translateLocked(frames[i]);
+  }
+}
+
+uintptr_t JsCodeMap::translateLocked(uintptr_t pc) const {
   // A return address may sit just past the code's last instruction (a call that ends it).
   uintptr_t address = pc - 1;
-  std::lock_guard<std::mutex> lock(d_mutex);
   auto it = d_codeByStart.upper_bound(address);
   if (it == d_codeByStart.begin()) return pc;
   --it;

@@ -42,6 +42,9 @@ class JsCodeMap {
   // translate returns the tagged id of the JS frame whose code holds return address `pc`, or
   // `pc` itself when no known JS code holds it.
   uintptr_t translate(uintptr_t pc);
+  // translateStack translates a whole stack in place, under one lock; frames outside the span
+  // of all JS code (Node, libraries) cost a compare.
+  void translateStack(uintptr_t* frames, size_t count);
   // frame returns the JsFrame of a tagged id (an empty one for an unknown id).
   JsFrame frame(uintptr_t tagged) const;
   // The memory the map uses, roughly (for stats().profilerBytes).
@@ -55,9 +58,14 @@ class JsCodeMap {
   };
 
   uint32_t internLocked(JsFrame frame);
+  uintptr_t translateLocked(uintptr_t pc) const;
+  void widenSpanLocked(uintptr_t start, uintptr_t end);
 
   mutable std::mutex d_mutex;
   std::map<uintptr_t, Code> d_codeByStart;
+  // Every entry lies in [d_spanStart, d_spanEnd) (widened as code comes, never narrowed).
+  uintptr_t d_spanStart = UINTPTR_MAX;
+  uintptr_t d_spanEnd = 0;
   std::vector<JsFrame> d_frames;
   size_t d_frameBytes = 0;  // the strings of d_frames and of their keys
   std::unordered_map<std::string, uint32_t> d_frameIds;  // key: function, script, line, column

@@ -124,12 +124,16 @@ TEST("snapshot: alloc and in-use totals per stack, unbiased by sampleWeight") {
 
 namespace {
 // Tags JIT-like frames (above 0x9000) the way the JS code map tags JS frames.
-uintptr_t tagHighFrames(uintptr_t pc) { return pc >= 0x9000 ? (pc | (uintptr_t{1} << 62)) : pc; }
+void tagHighFrames(uintptr_t* frames, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    if (frames[i] >= 0x9000) frames[i] |= uintptr_t{1} << 62;
+  }
+}
 }  // namespace
 
 TEST("a frame translator rewrites each new stack once; equal translations share one stack") {
   Fixture f;
-  f.aggregator.setFrameTranslator(&tagHighFrames);
+  f.aggregator.setStackTranslator(&tagHighFrames);
   REQUIRE(f.record(0x10000, 1, 512, {0x1000, 0x9001, 0x2000}));
   REQUIRE(f.record(0x10100, 2, 512, {0x1000, 0x9001, 0x2000}));
   AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);

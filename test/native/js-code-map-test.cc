@@ -46,6 +46,21 @@ TEST("translate names return addresses inside code, and leaves others as they ar
   map.removeIsolate(kIsolateA);
 }
 
+TEST("translateStack names the JS frames of a stack in place and leaves the others") {
+  auto& map = JsCodeMap::instance();
+  map.add(kIsolateA, 0x70000, 0x100, frame("inner", 7));
+  map.add(kIsolateA, 0x70400, 0x100, frame("outer", 8));
+  uintptr_t stack[] = {0x401000, 0x70010, 0x402000, 0x70410, 0x70300, 0x7fff0000};
+  map.translateStack(stack, 6);
+  CHECK_EQ(stack[0], uintptr_t{0x401000});
+  CHECK_EQ(map.frame(stack[1]).function, std::string("inner"));
+  CHECK_EQ(stack[2], uintptr_t{0x402000});
+  CHECK_EQ(map.frame(stack[3]).function, std::string("outer"));
+  CHECK_EQ(stack[4], uintptr_t{0x70300});  // inside the span of JS code, in none of it
+  CHECK_EQ(stack[5], uintptr_t{0x7fff0000});
+  map.removeIsolate(kIsolateA);
+}
+
 TEST("new code over old code replaces it: collected code's space is reused") {
   auto& map = JsCodeMap::instance();
   map.add(kIsolateA, 0x30000, 0x100, frame("oldA", 1));
