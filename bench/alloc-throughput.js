@@ -1,7 +1,7 @@
 // Measures allocation-heavy JS throughput (ops/s) with no profiler, allocscope, or @datadog/pprof sampling the heap.
 'use strict';
 const { summarize, ratio, median, mulberry32, shuffled, bootstrapRatioCI } = require('./lib/stats');
-const { formatTable, fmt, fmtRatio, fmtPct } = require('./lib/table');
+const { formatOpsTable, fmt, fmtRatio, fmtRatioWithCI } = require('./lib/table');
 const { runChild, reportResult } = require('./lib/child');
 const { parseBenchArgs, writeJson } = require('./lib/cli');
 const { environment, formatEnvironment } = require('./lib/env');
@@ -193,45 +193,18 @@ function summarizeThroughput(names, results, rounds) {
   return { benchmark: 'alloc-throughput', rounds: rounds.length, units: results.baseline[0].units, checksum: results.baseline[0].checksum, rows, roundsDetail: rounds };
 }
 
-function ratioWithCI(row) {
-  return `${fmtRatio(row.ratioOfMedians)} [${fmtRatio(row.ratioCI.low)}..${fmtRatio(row.ratioCI.high)}]`;
-}
 
 function formatThroughput(summary) {
-  const columns = [
-    { title: 'config', align: 'left' },
-    { title: 'median ops/s', align: 'right' },
-    { title: 'min', align: 'right' },
-    { title: 'max', align: 'right' },
-    { title: 'IQR', align: 'right' },
-    { title: 'spread (max-min)/median', align: 'right' },
-    { title: 'ratio of medians', align: 'right' },
-    { title: '95% CI (bootstrap)', align: 'right' },
-    { title: 'paired ratio median [min..max]', align: 'right' },
-    { title: 'RSS MiB', align: 'right' },
-  ];
-  const rows = summary.rows.map((r) => [
-    r.config,
-    fmt(r.opsPerSec.median),
-    fmt(r.opsPerSec.min),
-    fmt(r.opsPerSec.max),
-    fmt(r.opsPerSec.iqr),
-    fmtPct((r.opsPerSec.max - r.opsPerSec.min) / r.opsPerSec.median).replace('+', ''),
-    fmtRatio(r.ratioOfMedians),
-    r.config === 'baseline' ? '' : `${fmtRatio(r.ratioCI.low)}..${fmtRatio(r.ratioCI.high)}`,
-    `${fmtRatio(r.pairedRatio.median)} [${fmtRatio(r.pairedRatio.min)}..${fmtRatio(r.pairedRatio.max)}]`,
-    fmt(r.rssMiB, 1),
-  ]);
   const byName = Object.fromEntries(summary.rows.map((r) => [r.config, r]));
   const lines = [
     `alloc-throughput: ${summary.rounds} rounds, ${summary.units.toLocaleString('en-US')} units per trial (checksum ${summary.checksum} in every trial)`,
-    formatTable(columns, rows),
+    formatOpsTable(summary.rows),
     '',
     ...summary.rows.map((r) => `  ${r.config}: ${r.describe}${r.profileSamples !== undefined ? `; median ${fmt(r.profileSamples)} samples in the profile taken after the timed run` : ''}`),
     '',
-    `noise floor (A/A): baseline-2 / baseline = ${ratioWithCI(byName['baseline-2'])} (ratio of medians, 95% bootstrap CI)`,
-    `allocscope / baseline = ${ratioWithCI(byName.allocscope)} (target >= 0.99; reported, not asserted)`,
-    `datadog / baseline = ${ratioWithCI(byName.datadog)}`,
+    `noise floor (A/A): baseline-2 / baseline = ${fmtRatioWithCI(byName['baseline-2'])} (ratio of medians, 95% bootstrap CI)`,
+    `allocscope / baseline = ${fmtRatioWithCI(byName.allocscope)} (target >= 0.99; reported, not asserted)`,
+    `datadog / baseline = ${fmtRatioWithCI(byName.datadog)}`,
     `allocscope / datadog = ${fmtRatio(ratio(byName.allocscope.opsPerSec.median, byName.datadog.opsPerSec.median))}`,
   ];
   return lines.join('\n');

@@ -9,7 +9,7 @@ const { environment, formatEnvironment } = require('./lib/env');
 const { findPeers, formatPeers, peerSpec } = require('./lib/native-peers');
 const { loadAllocscope } = require('./lib/profilers');
 const { summarize, ratio, median, mulberry32, shuffled, bootstrapRatioCI, bootstrapPairedCI } = require('./lib/stats');
-const { formatTable, fmt, fmtRatio, fmtPct } = require('./lib/table');
+const { formatOpsTable, formatTable, fmt, fmtRatio, fmtRatioWithCI } = require('./lib/table');
 
 const DEFAULT_UNITS = 25_000;
 const WARMUP_UNITS = 5_000;
@@ -282,35 +282,10 @@ async function runFresh(options, log = console.log) {
 }
 
 function formatFresh(summary) {
-  const columns = [
-    { title: 'config', align: 'left' },
-    { title: 'median ops/s', align: 'right' },
-    { title: 'min', align: 'right' },
-    { title: 'max', align: 'right' },
-    { title: 'IQR', align: 'right' },
-    { title: 'spread', align: 'right' },
-    { title: 'ratio of medians', align: 'right' },
-    { title: '95% CI (bootstrap)', align: 'right' },
-    { title: 'paired ratio median [min..max]', align: 'right' },
-    { title: 'RSS MiB', align: 'right' },
-  ];
-  const rows = summary.rows.map((r) => [
-    r.config,
-    fmt(r.opsPerSec.median),
-    fmt(r.opsPerSec.min),
-    fmt(r.opsPerSec.max),
-    fmt(r.opsPerSec.iqr),
-    fmtPct((r.opsPerSec.max - r.opsPerSec.min) / r.opsPerSec.median).replace('+', ''),
-    fmtRatio(r.ratioOfMedians),
-    r.config === 'baseline' ? '' : `${fmtRatio(r.ratioCI.low)}..${fmtRatio(r.ratioCI.high)}`,
-    `${fmtRatio(r.pairedRatio.median)} [${fmtRatio(r.pairedRatio.min)}..${fmtRatio(r.pairedRatio.max)}]`,
-    fmt(r.rssMiB, 1),
-  ]);
   const byName = Object.fromEntries(summary.rows.map((r) => [r.config, r]));
-  const withCI = (r) => `${fmtRatio(r.ratioOfMedians)} [${fmtRatio(r.ratioCI.low)}..${fmtRatio(r.ratioCI.high)}]`;
   const lines = [
     `native-workload, fresh processes: ${summary.rounds} rounds, ${summary.units.toLocaleString('en-US')} units per trial (checksum ${summary.checksum} in every trial); higher is faster`,
-    formatTable(columns, rows),
+    formatOpsTable(summary.rows),
     '',
   ];
   for (const r of summary.rows) {
@@ -323,15 +298,15 @@ function formatFresh(summary) {
     lines.push(note);
   }
   lines.push('');
-  if (byName['baseline-2']) lines.push(`noise floor (A/A): baseline-2 / baseline = ${withCI(byName['baseline-2'])}`);
-  if (byName.allocscope) lines.push(`allocscope / baseline = ${withCI(byName.allocscope)} (target >= ${TARGET_RATIO}; reported, not asserted)`);
-  if (byName['jemalloc-prof']) lines.push(`jemalloc-prof / baseline = ${withCI(byName['jemalloc-prof'])}`);
+  if (byName['baseline-2']) lines.push(`noise floor (A/A): baseline-2 / baseline = ${fmtRatioWithCI(byName['baseline-2'])}`);
+  if (byName.allocscope) lines.push(`allocscope / baseline = ${fmtRatioWithCI(byName.allocscope)} (target >= ${TARGET_RATIO}; reported, not asserted)`);
+  if (byName['jemalloc-prof']) lines.push(`jemalloc-prof / baseline = ${fmtRatioWithCI(byName['jemalloc-prof'])}`);
   if (summary.jemallocProfOverJemalloc) {
     const j = summary.jemallocProfOverJemalloc;
     lines.push(`jemalloc-prof / jemalloc = ${fmtRatio(j.ratio)} [${fmtRatio(j.ci.low)}..${fmtRatio(j.ci.high)}] (its profiler alone)`);
   }
-  if (byName.jemalloc) lines.push(`jemalloc / baseline = ${withCI(byName.jemalloc)} (allocator change, no profiling)`);
-  if (byName.heaptrack) lines.push(`heaptrack / baseline = ${withCI(byName.heaptrack)}`);
+  if (byName.jemalloc) lines.push(`jemalloc / baseline = ${fmtRatioWithCI(byName.jemalloc)} (allocator change, no profiling)`);
+  if (byName.heaptrack) lines.push(`heaptrack / baseline = ${fmtRatioWithCI(byName.heaptrack)}`);
   return lines.join('\n');
 }
 

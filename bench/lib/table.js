@@ -52,4 +52,41 @@ function fmtBytes(bytes) {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
-module.exports = { formatTable, formatMarkdownTable, fmt, fmtRatio, fmtPct, fmtBytes };
+/** fmtRatioWithCI formats a row's ratio of medians with its bootstrap CI: "0.987 [0.950..1.020]". */
+function fmtRatioWithCI(row) {
+  return `${fmtRatio(row.ratioOfMedians)} [${fmtRatio(row.ratioCI.low)}..${fmtRatio(row.ratioCI.high)}]`;
+}
+
+/**
+ * formatOpsTable lays out fresh-process throughput rows, as the throughput benchmarks summarize
+ * them: { config, opsPerSec (summary), ratioOfMedians, ratioCI, pairedRatio, rssMiB }.
+ */
+function formatOpsTable(summaryRows) {
+  const columns = [
+    { title: 'config', align: 'left' },
+    { title: 'median ops/s', align: 'right' },
+    { title: 'min', align: 'right' },
+    { title: 'max', align: 'right' },
+    { title: 'IQR', align: 'right' },
+    { title: 'spread (max-min)/median', align: 'right' },
+    { title: 'ratio of medians', align: 'right' },
+    { title: '95% CI (bootstrap)', align: 'right' },
+    { title: 'paired ratio median [min..max]', align: 'right' },
+    { title: 'RSS MiB', align: 'right' },
+  ];
+  const rows = summaryRows.map((r) => [
+    r.config,
+    fmt(r.opsPerSec.median),
+    fmt(r.opsPerSec.min),
+    fmt(r.opsPerSec.max),
+    fmt(r.opsPerSec.iqr),
+    fmtPct((r.opsPerSec.max - r.opsPerSec.min) / r.opsPerSec.median).replace('+', ''),
+    fmtRatio(r.ratioOfMedians),
+    r.config === 'baseline' ? '' : `${fmtRatio(r.ratioCI.low)}..${fmtRatio(r.ratioCI.high)}`,
+    `${fmtRatio(r.pairedRatio.median)} [${fmtRatio(r.pairedRatio.min)}..${fmtRatio(r.pairedRatio.max)}]`,
+    fmt(r.rssMiB, 1),
+  ]);
+  return formatTable(columns, rows);
+}
+
+module.exports = { formatTable, formatMarkdownTable, formatOpsTable, fmt, fmtRatio, fmtRatioWithCI, fmtPct, fmtBytes };
