@@ -51,11 +51,6 @@ void JsCodeMap::removeIsolate(const void* isolate) {
   }
 }
 
-uintptr_t JsCodeMap::translate(uintptr_t pc) {
-  std::lock_guard<std::mutex> lock(d_mutex);
-  return translateLocked(pc);
-}
-
 void JsCodeMap::translateStack(uintptr_t* frames, size_t count) {
   std::lock_guard<std::mutex> lock(d_mutex);
   for (size_t i = 0; i < count; ++i) {

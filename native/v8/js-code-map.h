@@ -39,11 +39,9 @@ class JsCodeMap {
   // removeIsolate forgets an isolate's code when it is torn down (its space will be reused).
   void removeIsolate(const void* isolate);
 
-  // translate returns the tagged id of the JS frame whose code holds return address `pc`, or
-  // `pc` itself when no known JS code holds it.
-  uintptr_t translate(uintptr_t pc);
-  // translateStack translates a whole stack in place, under one lock; frames outside the span
-  // of all JS code (Node, libraries) cost a compare.
+  // translateStack replaces, in place and under one lock, each return address that JS code
+  // holds by the tagged id of its JS frame; the others stay. Frames outside the span of all JS
+  // code (Node, libraries) cost a compare.
   void translateStack(uintptr_t* frames, size_t count);
   // frame returns the JsFrame of a tagged id (an empty one for an unknown id).
   JsFrame frame(uintptr_t tagged) const;
