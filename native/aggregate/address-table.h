@@ -1,4 +1,4 @@
-// A lock-free open-addressing table from live sampled addresses to their sample ids, behind a counting prefilter.
+// A lock-free open-addressing table from live sampled addresses to their sample ids, behind a prefilter.
 #pragma once
 
 #include <atomic>
@@ -6,16 +6,17 @@
 #include <cstdint>
 #include <cstring>
 
+#include "aggregate/address-filter.h"
+
 namespace allocscope::aggregate {
 
 // AddressTable answers, on every hooked free, "was this address sampled?". Most frees are of
-// unsampled blocks, so a free first reads one byte of a counting prefilter (a count of live
-// sampled addresses per filter index, see filterIndex) and stops when it is 0: probing the table
-// itself on every free would cost 3-5 ns. Inserts and removes are lock-free (CAS on the key); a key is owned by one thread
-// at a time because an address is live at most once. Probing is bounded: an insert that finds
-// no cell within kMaxProbe gives up and the sample is dropped and counted. Storage (cells and
-// filter) is allocated up front by the caller, apart: the hooks reach a filter in the addon's own
-// data with no pointer to load.
+// unsampled blocks, so a free first reads one bit of a prefilter (see address-filter.h) and
+// stops when it is clear: probing the table itself on every free would cost 3-5 ns. Inserts and removes are lock-free (CAS on the key); a
+// key is owned by one thread at a time because an address is live at most once. Probing is
+// bounded: an insert that finds no cell within kMaxProbe gives up and the sample is dropped and
+// counted. Storage (cells and filter) is allocated up front by the caller, apart: the hooks reach
+// a filter in the addon's own data with no pointer to load.
 class AddressTable {
  public:
   static constexpr uintptr_t kEmpty = 0;
@@ -31,33 +32,19 @@ class AddressTable {
   static size_t bytesFor(size_t capacity) { return capacity * sizeof(Cell); }
 
   // capacity and filterSize must be powers of two; cellStorage holds bytesFor(capacity).
-  AddressTable(void* cellStorage, size_t capacity, uint8_t* filter, size_t filterSize)
-      : d_cells(static_cast<Cell*>(cellStorage)),
-        d_capacityMask(capacity - 1),
-        d_filter(filter),
-        d_filterMask(filterSize - 1) {
+  AddressTable(void* cellStorage, size_t capacity, AddressFilter filter)
+      : d_cells(static_cast<Cell*>(cellStorage)), d_capacityMask(capacity - 1), d_filter(filter) {
     clear();
   }
 
   void clear() {
     std::memset(static_cast<void*>(d_cells), 0, (d_capacityMask + 1) * sizeof(Cell));
-    std::memset(d_filter, 0, d_filterMask + 1);
+    d_filter.clear();
   }
 
   // mayContain: false means the address was certainly not sampled. (The free hook makes the same
-  // check on g_addressFilter directly, without going through this object.)
-  bool mayContain(uintptr_t address) const {
-    return __atomic_load_n(&d_filter[filterIndex(address)], __ATOMIC_RELAXED) != 0;
-  }
-
-  // The index of an address in the filter, for a free path that reads the filter directly.
-  static size_t filterIndex(uintptr_t address, size_t filterMask) {
-    // Not hashed: blocks close in memory share a cache line of the filter, so a free usually
-    // finds its byte in cache (a hash made every free a cache miss, most of the hook's cost).
-    // Folding in the bits above the window spreads windows that are far apart.
-    int windowBits = 4 + __builtin_popcountll(filterMask);
-    return ((address >> 4) ^ (address >> windowBits)) & filterMask;
-  }
+  // check on the static filter directly, without going through this object.)
+  bool mayContain(uintptr_t address) const { return d_filter.mayContain(address); }
 
   bool insert(uintptr_t address, uint64_t sampleId) {
     size_t index = cellIndex(address);
@@ -70,11 +57,14 @@ class AddressTable {
       if (!cell.address.compare_exchange_strong(seen, kClaimed, std::memory_order_acquire)) continue;
       cell.sampleId.store(sampleId, std::memory_order_relaxed);
       cell.address.store(address, std::memory_order_release);
-      adjustFilter(address, +1);
+      d_filter.add(address);
       return true;
     }
     return false;
   }
+
+  // prefetch starts loading the cell an insert of this address will probe first.
+  void prefetch(uintptr_t address) const { __builtin_prefetch(&d_cells[cellIndex(address)], 1); }
 
   // remove forgets a live address and returns its sample id, or 0 when it was not sampled.
   uint64_t remove(uintptr_t address) {
@@ -86,7 +76,7 @@ class AddressTable {
       if (seen != address) continue;
       uint64_t sampleId = cell.sampleId.load(std::memory_order_relaxed);
       if (cell.address.compare_exchange_strong(seen, kRemoved, std::memory_order_acq_rel)) {
-        adjustFilter(address, -1);
+        d_filter.remove(address);
         return sampleId;
       }
       return 0;
@@ -111,24 +101,9 @@ class AddressTable {
  private:
   static uint64_t mix(uintptr_t address) { return (address >> 4) * 0x9E3779B97F4A7C15ull; }
   size_t cellIndex(uintptr_t address) const { return (mix(address) >> 20) & d_capacityMask; }
-  size_t filterIndex(uintptr_t address) const { return filterIndex(address, d_filterMask); }
-
-  // Counts saturate at 255 and then stay: a stuck count only costs false positives.
-  void adjustFilter(uintptr_t address, int delta) {
-    uint8_t* count = &d_filter[filterIndex(address)];
-    uint8_t seen = __atomic_load_n(count, __ATOMIC_RELAXED);
-    while (seen != 255 && !(delta < 0 && seen == 0)) {
-      if (__atomic_compare_exchange_n(count, &seen, static_cast<uint8_t>(seen + delta), true, __ATOMIC_RELAXED,
-                                      __ATOMIC_RELAXED)) {
-        return;
-      }
-    }
-  }
-
   Cell* d_cells;
   size_t d_capacityMask;
-  uint8_t* d_filter;
-  size_t d_filterMask;
+  AddressFilter d_filter;
 };
 
 }  // namespace allocscope::aggregate

@@ -44,6 +44,7 @@ int64_t Aggregator::internLocked(const std::vector<uintptr_t>& raw) {
 void Aggregator::drainLocked(SampleRing& ring, uint64_t intervalBytes) {
   std::vector<uintptr_t> frames;
   while (ring.tryPop([&](const ring::SampleRecord& record) {
+    if (record.sampleId == 0) return;  // its address found no cell in the table (counted there)
     frames.assign(record.frames, record.frames + record.depth);
     int64_t stack = internLocked(frames);
     if (stack < 0) {

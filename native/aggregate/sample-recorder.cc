@@ -11,7 +11,7 @@ namespace allocscope::aggregate {
 
 SampleRecorder* SampleRecorder::s_instance = nullptr;
 
-alignas(64) uint8_t g_addressFilter[SampleRecorder::kFilterSize];
+StaticAddressFilter g_addressFilter;
 
 bool SampleRecorder::create() {
   if (s_instance != nullptr) return true;
@@ -28,8 +28,10 @@ bool SampleRecorder::create() {
 }
 
 SampleRecorder::SampleRecorder(void* ringStorage, void* tableStorage, size_t storageBytes)
-    : d_ring(ringStorage, kRingCapacity), d_table(tableStorage, kTableCapacity, g_addressFilter, kFilterSize),
-      d_storageBytes(storageBytes + kFilterSize) {}
+    : d_ring(ringStorage, kRingCapacity),
+      d_table(tableStorage, kTableCapacity,
+              AddressFilter(g_addressFilter.counts, g_addressFilter.bits, &g_addressFilter.clock, kFilterSlots)),
+      d_storageBytes(storageBytes + sizeof(g_addressFilter)) {}
 
 void SampleRecorder::clear() {
   // Records the last session pushed after its final drain must not count in the next one.
@@ -49,24 +51,28 @@ __attribute__((noinline, cold)) void SampleRecorder::forgetSampled(void* address
 void SampleRecorder::record(void* address, size_t sizeBytes) {
   uint64_t sampleId = d_nextSampleId.fetch_add(1, std::memory_order_relaxed);
   uintptr_t key = reinterpret_cast<uintptr_t>(address);
-  // The address goes in the table before the record is published, and both before the
-  // allocator returns: a free of this block (which can only follow the return) finds it.
-  if (!d_table.insert(key, sampleId)) {
-    d_counters.droppedTableFull.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
+  // The table's cell is a cache miss (perf: most of record()'s own time): let it load while the
+  // stack is walked.
+  d_table.prefetch(key);
   int depth = d_stackDepth.load(std::memory_order_relaxed);
+  bool inserted = false;
   bool pushed = d_ring.tryPush([&](ring::SampleRecord& record) {
-    record.sampleId = sampleId;
-    record.sizeBytes = sizeBytes;
     record.depth = static_cast<uint32_t>(unwind::captureStack(record.frames, depth));
+    record.sizeBytes = sizeBytes;
+    // The address goes in the table before the record is published (when this returns), and
+    // both before the allocator returns: a free of this block (which can only follow the
+    // return) finds it. A record whose address found no cell is published empty (id 0): the
+    // drain skips it.
+    inserted = d_table.insert(key, sampleId);
+    record.sampleId = inserted ? sampleId : 0;
   });
   if (!pushed) {
-    d_table.remove(key);  // nobody else can know this block yet
     d_counters.droppedRingFull.fetch_add(1, std::memory_order_relaxed);
-    return;
+  } else if (!inserted) {
+    d_counters.droppedTableFull.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    d_counters.samples.fetch_add(1, std::memory_order_relaxed);
   }
-  d_counters.samples.fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace allocscope::aggregate

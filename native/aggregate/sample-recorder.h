@@ -27,7 +27,7 @@ class SampleRecorder {
  public:
   static constexpr size_t kRingCapacity = 8192;
   static constexpr size_t kTableCapacity = 1 << 18;
-  static constexpr size_t kFilterSize = 1 << 16;
+  static constexpr size_t kFilterSlots = 1 << 16;
 
   // create maps the storage; returns false when the mapping fails (then nothing is sampled).
   static bool create();
@@ -59,15 +59,19 @@ class SampleRecorder {
 };
 
 // The address table's filter, in the addon's own data: the free hook finds it with no load.
-extern uint8_t g_addressFilter[SampleRecorder::kFilterSize];
+struct StaticAddressFilter {
+  FilterClock clock;
+  alignas(64) std::atomic<uint64_t> bits[AddressFilter::wordsFor(SampleRecorder::kFilterSlots)];
+  alignas(64) std::atomic<uint8_t> counts[SampleRecorder::kFilterSlots];
+};
+extern StaticAddressFilter g_addressFilter;
 
-// mayBeSampled is all a hooked free does for an unsampled block: one byte of the static filter at
-// a constant mask. Only for a sampled (or colliding) address is it true, and the hook goes on to
-// forgetSampled.
+// mayBeSampled is all a hooked free does for an unsampled block: one bit of the static filter
+// (and the filter's clock). Only for a sampled (or colliding) address is it true, and the hook
+// goes on to forgetSampled.
 inline bool mayBeSampled(void* address) {
-  uintptr_t key = reinterpret_cast<uintptr_t>(address);
-  size_t index = AddressTable::filterIndex(key, SampleRecorder::kFilterSize - 1);
-  return address != nullptr && __atomic_load_n(&g_addressFilter[index], __ATOMIC_RELAXED) != 0;
+  size_t slot = filterSlot(reinterpret_cast<uintptr_t>(address), SampleRecorder::kFilterSlots - 1);
+  return address != nullptr && filterBitsMayContain(g_addressFilter.bits, g_addressFilter.clock, slot);
 }
 
 }  // namespace allocscope::aggregate

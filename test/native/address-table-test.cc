@@ -1,5 +1,5 @@
 // Unit tests of native/aggregate/address-table.h: insert/remove/mayContain, tombstones, the
-// counting prefilter (saturation never hides a live address), bounded probing, forEachLive,
+// prefilter (counts and bits; saturation never hides a live address), bounded probing, forEachLive,
 // and concurrent inserts/removes of disjoint addresses while snapshots run.
 #include "aggregate/address-table.h"
 
@@ -15,59 +15,12 @@
 #include <unordered_set>
 #include <vector>
 
+#include "table-fixtures.h"
 #include "tap.h"
 
 using allocscope::aggregate::AddressTable;
 
 namespace {
-
-struct OwnedTable {
-  OwnedTable(size_t capacity, size_t filterSize)
-      : storage(::operator new(AddressTable::bytesFor(capacity), std::align_val_t(64))),
-        filter(new uint8_t[filterSize]),
-        table(storage, capacity, filter, filterSize) {}
-  ~OwnedTable() {
-    ::operator delete(storage, std::align_val_t(64));
-    delete[] filter;
-  }
-  OwnedTable(const OwnedTable&) = delete;
-  OwnedTable& operator=(const OwnedTable&) = delete;
-
-  void* storage;
-  uint8_t* filter;
-  AddressTable table;
-};
-
-// A mirror of AddressTable's private hash and filter index, to build addresses that land in a
-// chosen cell and filter bucket. The test "the hash mirror agrees with the table" fails if the
-// mirror and the table drift apart.
-constexpr uint64_t kMultiplier = 0x9E3779B97F4A7C15ull;
-uint64_t mirrorMix(uintptr_t address) { return (address >> 4) * kMultiplier; }
-size_t mirrorCell(uintptr_t address, size_t capacity) { return (mirrorMix(address) >> 20) & (capacity - 1); }
-size_t mirrorBucket(uintptr_t address, size_t filterSize) {
-  int windowBits = 4 + __builtin_popcountll(filterSize - 1);
-  return ((address >> 4) ^ (address >> windowBits)) & (filterSize - 1);
-}
-
-uint64_t inverseOf(uint64_t odd) {
-  uint64_t inverse = odd;  // Newton's iteration doubles the correct low bits each round
-  for (int i = 0; i < 6; ++i) inverse *= 2 - odd * inverse;
-  return inverse;
-}
-
-// addressWith returns a 16-byte-aligned address whose mix has the given cell bits (20..) and
-// whose filter index is `bucket`; the other bits come from `random` (tries until both fit).
-uintptr_t addressWith(std::mt19937_64& random, size_t cell, size_t capacity, size_t bucket, size_t filterSize) {
-  static const uint64_t inverse = inverseOf(kMultiplier);
-  uint64_t cellMask = uint64_t(capacity - 1) << 20;
-  for (;;) {
-    uint64_t product = (random() & ~cellMask) | (uint64_t(cell) << 20);
-    uint64_t shifted = product * inverse;  // address >> 4
-    if (shifted >> 60 != 0 || shifted < 16) continue;  // must survive << 4, and not be a sentinel
-    uintptr_t address = static_cast<uintptr_t>(shifted << 4);
-    if (mirrorCell(address, capacity) == cell && mirrorBucket(address, filterSize) == bucket) return address;
-  }
-}
 
 // Distinct random 16-byte-aligned addresses, like malloc's.
 std::vector<uintptr_t> randomAddresses(std::mt19937_64& random, size_t count) {
@@ -377,3 +330,36 @@ TEST("concurrent: 3 threads churn disjoint addresses while a 4th runs forEachLiv
 }
 
 TAP_MAIN()
+
+TEST("concurrent: counts crossing 0 in shared slots never leave a live address's bit clear") {
+  // 4 threads share 2 filter slots, each holding at most one live address at a time, so slot
+  // counts keep going 0 -> 1 -> 0 while other threads clear and set the same bits: the race a
+  // clearer's recheck (and the readers' clock) exists for.
+  constexpr int kThreads = 4;
+  constexpr int kSteps = 200000;
+  constexpr size_t kFilter = 2;
+  OwnedTable owned(1 << 12, kFilter);
+  AddressTable& table = owned.table;
+  std::mt19937_64 random(5);
+  std::vector<uintptr_t> all;
+  for (int i = 0; i < kThreads * 8; ++i) all.push_back(addressWith(random, (i * 97) % (1 << 12), 1 << 12, i % kFilter, kFilter));
+  std::atomic<int> falseNegatives{0}, wrongRemoves{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int step = 0; step < kSteps; ++step) {
+        uintptr_t address = all[t * 8 + step % 8];
+        uint64_t id = (uint64_t(t + 1) << 40) | (step + 1);
+        if (!table.insert(address, id)) continue;
+        if (!table.mayContain(address)) falseNegatives.fetch_add(1);
+        if (table.remove(address) != id) wrongRemoves.fetch_add(1);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK_EQ(falseNegatives.load(), 0);
+  CHECK_EQ(wrongRemoves.load(), 0);
+  int maybeAfter = 0;
+  for (uintptr_t address : all) maybeAfter += table.mayContain(address);
+  CHECK_EQ(maybeAfter, 0);
+}

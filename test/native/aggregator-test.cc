@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sampler/sampler.h"
+#include "table-fixtures.h"
 #include "tap.h"
 
 using allocscope::aggregate::AddressTable;
@@ -30,29 +31,24 @@ using Stack = std::vector<uintptr_t>;
 struct Fixture {
   explicit Fixture(size_t ringCapacity = 64, size_t tableCapacity = 1 << 12)
       : ringStorage(::operator new(SampleRing::bytesFor(ringCapacity), std::align_val_t(64))),
-        tableStorage(::operator new(AddressTable::bytesFor(tableCapacity), std::align_val_t(64))),
-        filter(new uint8_t[tableCapacity]),
         ring(ringStorage, ringCapacity),
-        table(tableStorage, tableCapacity, filter, tableCapacity) {}
-  ~Fixture() {
-    ::operator delete(ringStorage, std::align_val_t(64));
-    ::operator delete(tableStorage, std::align_val_t(64));
-    delete[] filter;
-  }
+        owned(tableCapacity, tableCapacity) {}
+  ~Fixture() { ::operator delete(ringStorage, std::align_val_t(64)); }
   Fixture(const Fixture&) = delete;
   Fixture& operator=(const Fixture&) = delete;
 
-  // record mirrors SampleRecorder::record: the address goes in the table, then the record is published.
+  // record mirrors SampleRecorder::record: the stack and the address are written, then the
+  // record is published (with id 0 when the address found no cell).
   bool record(uintptr_t address, uint64_t sampleId, uint64_t sizeBytes, const Stack& frames) {
-    if (!table.insert(address, sampleId)) return false;
+    bool inserted = false;
     bool pushed = ring.tryPush([&](SampleRecord& record) {
-      record.sampleId = sampleId;
       record.sizeBytes = sizeBytes;
       record.depth = static_cast<uint32_t>(frames.size());
       for (size_t i = 0; i < frames.size(); ++i) record.frames[i] = frames[i];
+      inserted = table.insert(address, sampleId);
+      record.sampleId = inserted ? sampleId : 0;
     });
-    if (!pushed) table.remove(address);
-    return pushed;
+    return pushed && inserted;
   }
   // free mirrors SampleRecorder::forget.
   void free(uintptr_t address) {
@@ -60,10 +56,9 @@ struct Fixture {
   }
 
   void* ringStorage;
-  void* tableStorage;
-  uint8_t* filter;
   SampleRing ring;
-  AddressTable table;
+  OwnedTable owned;
+  AddressTable& table = owned.table;
   Aggregator aggregator;
 };
 
@@ -130,6 +125,18 @@ void tagHighFrames(uintptr_t* frames, size_t count) {
   }
 }
 }  // namespace
+
+TEST("a record published with id 0 (its address found no table cell) is skipped by the drain") {
+  Fixture f(64, 16);
+  std::mt19937_64 random(3);
+  // 16 addresses fill the whole table; the 17th has no cell and is published empty.
+  for (uint64_t i = 0; i < 16; ++i) REQUIRE(f.record(addressWith(random, i, 16, 0, 16), i + 1, 512, kStackA));
+  uintptr_t homeless = addressWith(random, 0, 16, 0, 16);
+  CHECK(!f.record(homeless, 99, 1 << 20, kStackB));
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  CHECK(totalsFor(snapshot, kStackB) == nullptr);
+  CHECK_EQ(snapshot.liveSamples, uint64_t{16});
+}
 
 TEST("a frame translator rewrites each new stack once; equal translations share one stack") {
   Fixture f;

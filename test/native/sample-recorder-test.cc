@@ -5,10 +5,12 @@
 #include "aggregate/sample-recorder.h"
 
 #include <cstdint>
+#include <random>
 #include <vector>
 
 #include "unwind/stack-capture.h"
 #include "sampler/thread-state.h"
+#include "table-fixtures.h"
 #include "tap.h"
 
 // This thread's sampler state, defined here as native/sampler/thread-state.cc does for the addon
@@ -60,7 +62,7 @@ TEST("create maps the storage once; get returns the instance") {
   CHECK_EQ(recorder.table().capacity(), SampleRecorder::kTableCapacity);
   size_t ringBytes = allocscope::aggregate::SampleRing::bytesFor(SampleRecorder::kRingCapacity);
   size_t tableBytes = allocscope::aggregate::AddressTable::bytesFor(SampleRecorder::kTableCapacity);
-  CHECK_GE(recorder.storageBytes(), ringBytes + tableBytes + SampleRecorder::kFilterSize);
+  CHECK_GE(recorder.storageBytes(), ringBytes + tableBytes + sizeof(allocscope::aggregate::g_addressFilter));
 }
 
 TEST("record: the address goes in the table and one record in the ring; forget removes it") {
@@ -93,6 +95,24 @@ TEST("a full ring drops the sample, counts it, and leaves no address behind") {
   uint64_t last = 100 + SampleRecorder::kRingCapacity;
   for (uint64_t i = last; i < last + 3; ++i) CHECK_EQ(recorder.table().remove(blockAddress(i)), uint64_t{0});
   CHECK_EQ(popAll(recorder).size(), size_t{SampleRecorder::kRingCapacity});
+}
+
+TEST("an address that finds no table cell is counted and leaves an empty record (id 0)") {
+  SampleRecorder& recorder = emptyRecorder();
+  recorder.setStackDepth(4);
+  std::mt19937_64 random(9);
+  size_t capacity = SampleRecorder::kTableCapacity, slots = SampleRecorder::kFilterSlots;
+  // One more address than a probe window holds, all with the same home cell.
+  std::vector<uintptr_t> addresses;
+  for (int i = 0; i <= allocscope::aggregate::AddressTable::kMaxProbe; ++i) addresses.push_back(addressWith(random, 7, capacity, i, slots));
+  for (uintptr_t address : addresses) recorder.record(reinterpret_cast<void*>(address), 100);
+  CHECK_EQ(recorder.counters().samples.load(), uint64_t(allocscope::aggregate::AddressTable::kMaxProbe));
+  CHECK_EQ(recorder.counters().droppedTableFull.load(), uint64_t{1});
+  std::vector<SampleRecord> records = popAll(recorder);
+  REQUIRE(records.size() == addresses.size());
+  CHECK_EQ(records.back().sampleId, uint64_t{0});
+  CHECK(!recorder.table().mayContain(addresses.back()));  // its own filter slot: no count left behind
+  for (size_t i = 0; i + 1 < addresses.size(); ++i) CHECK_EQ(recorder.table().remove(addresses[i]), records[i].sampleId);
 }
 
 // NativeSession::start calls clear() for a new session after stop() joined the drain thread
