@@ -11,7 +11,7 @@ namespace allocscope::aggregate {
 
 SampleRecorder* SampleRecorder::s_instance = nullptr;
 
-StaticAddressFilter g_addressFilter;
+alignas(64) std::atomic<uint8_t> g_addressFilter[SampleRecorder::kFilterSlots];
 
 bool SampleRecorder::create() {
   if (s_instance != nullptr) return true;
@@ -30,7 +30,7 @@ bool SampleRecorder::create() {
 SampleRecorder::SampleRecorder(void* ringStorage, void* tableStorage, size_t storageBytes)
     : d_ring(ringStorage, kRingCapacity),
       d_table(tableStorage, kTableCapacity,
-              AddressFilter(g_addressFilter.counts, g_addressFilter.bits, &g_addressFilter.clock, kFilterSlots)),
+              AddressFilter(g_addressFilter, kFilterSlots)),
       d_storageBytes(storageBytes + sizeof(g_addressFilter)) {}
 
 void SampleRecorder::clear() {

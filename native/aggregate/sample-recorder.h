@@ -59,19 +59,14 @@ class SampleRecorder {
 };
 
 // The address table's filter, in the addon's own data: the free hook finds it with no load.
-struct StaticAddressFilter {
-  FilterClock clock;
-  alignas(64) std::atomic<uint64_t> bits[AddressFilter::wordsFor(SampleRecorder::kFilterSlots)];
-  alignas(64) std::atomic<uint8_t> counts[SampleRecorder::kFilterSlots];
-};
-extern StaticAddressFilter g_addressFilter;
+extern std::atomic<uint8_t> g_addressFilter[SampleRecorder::kFilterSlots];
 
-// mayBeSampled is all a hooked free does for an unsampled block: one bit of the static filter
-// (and the filter's clock). Only for a sampled (or colliding) address is it true, and the hook
-// goes on to forgetSampled.
+// mayBeSampled is all a hooked free does for an unsampled block: one byte of the static filter
+// at a constant mask. Only for a sampled (or colliding) address is it true, and the hook goes on
+// to forgetSampled.
 inline bool mayBeSampled(void* address) {
   size_t slot = filterSlot(reinterpret_cast<uintptr_t>(address), SampleRecorder::kFilterSlots - 1);
-  return address != nullptr && filterBitsMayContain(g_addressFilter.bits, g_addressFilter.clock, slot);
+  return address != nullptr && filterCountsMayContain(g_addressFilter, slot);
 }
 
 }  // namespace allocscope::aggregate

@@ -331,10 +331,9 @@ TEST("concurrent: 3 threads churn disjoint addresses while a 4th runs forEachLiv
 
 TAP_MAIN()
 
-TEST("concurrent: counts crossing 0 in shared slots never leave a live address's bit clear") {
+TEST("concurrent: counts crossing 0 in shared slots never hide a live address") {
   // 4 threads share 2 filter slots, each holding at most one live address at a time, so slot
-  // counts keep going 0 -> 1 -> 0 while other threads clear and set the same bits: the race a
-  // clearer's recheck (and the readers' clock) exists for.
+  // counts keep going 0 -> 1 -> 0 while other threads add and remove in the same slots.
   constexpr int kThreads = 4;
   constexpr int kSteps = 200000;
   constexpr size_t kFilter = 2;
