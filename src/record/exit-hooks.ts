@@ -1,34 +1,59 @@
-// onFinalExit runs a callback once when the process or worker ends: normal exit, uncaught exception, or a fatal signal.
+// onFinalExit runs the recorder's last work once when the process or worker ends: normal end, exit(), uncaught exception, or a fatal signal.
 import { isMainThread } from 'node:worker_threads';
 
-/** Signals whose default action ends the process; we write the last profile before it does. */
+/** Signals whose default action ends the process; we deliver the last profiles before it does. */
 const FATAL_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
+export interface FinalWork {
+  /** The last work without the event loop: at 'exit', where nothing asynchronous runs any more. */
+  sync(): void;
+  /** The last work with the event loop (uploads), where there is time for it: a signal, or the loop running empty. */
+  async?(): Promise<void>;
+}
+
 /**
- * onFinalExit calls `finish` (synchronously, exactly once) when the thread is about to end.
- * On a signal the app does not handle itself, it finishes and then re-raises the signal so
- * the process still dies by it (and its parent sees the same status). When the app has its
- * own handler, the app decides, and `finish` runs at the 'exit' that usually follows.
- * Returns a function that removes the hooks.
+ * onFinalExit calls `work.async` (when given) and then `work.sync`, once, when the thread is
+ * about to end: when its event loop runs empty ('beforeExit'), and on a fatal signal the
+ * application does not handle itself, after which the signal is raised again so the process
+ * still dies by it (its parent sees the same status). When the application has its own handler,
+ * the application decides; if it calls process.exit() there, or anywhere, only `work.sync` runs,
+ * at 'exit'. Returns a function that removes the hooks.
  */
-export function onFinalExit(finish: () => void): () => void {
+export function onFinalExit(work: FinalWork): () => void {
   let finished = false;
-  const finishOnce = (): void => {
+  let asyncStarted = false;
+  const finishSync = (): void => {
     if (finished) return;
     finished = true;
-    finish();
+    work.sync();
+  };
+  const finish = (then: () => void): void => {
+    if (asyncStarted || finished || work.async === undefined) {
+      finishSync();
+      then();
+      return;
+    }
+    asyncStarted = true;
+    work.async().catch(() => undefined).finally(() => {
+      finishSync();
+      then();
+    });
   };
   const onSignal = (signal: NodeJS.Signals): void => {
     if (process.listenerCount(signal) > 1) return;
-    finishOnce();
-    remove();
-    process.kill(process.pid, signal);
+    finish(() => {
+      remove();
+      process.kill(process.pid, signal);
+    });
   };
+  const onBeforeExit = (): void => finish(() => undefined);
   const remove = (): void => {
-    process.removeListener('exit', finishOnce);
+    process.removeListener('beforeExit', onBeforeExit);
+    process.removeListener('exit', finishSync);
     if (isMainThread) for (const signal of FATAL_SIGNALS) process.removeListener(signal, onSignal);
   };
-  process.on('exit', finishOnce);
+  process.on('beforeExit', onBeforeExit);
+  process.on('exit', finishSync);
   // Signals are delivered to the main thread only.
   if (isMainThread) for (const signal of FATAL_SIGNALS) process.on(signal, onSignal);
   return remove;

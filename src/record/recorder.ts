@@ -1,60 +1,88 @@
-// Recorder writes this thread's profiles (JS heap; native on the main thread) to a directory every period and at exit.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+// Recorder collects this thread's profiles (JS heap; native on the main thread) every period and at exit, and hands them to delivery.
+import * as os from 'node:os';
 import { isMainThread, threadId } from 'node:worker_threads';
-import { AllocscopeError } from '../errors';
+import { parseDestinations } from '../deliver/parse-destinations';
+import { DeliveryQueue } from '../deliver/delivery-queue';
+import type { Retention } from '../deliver/file-destination';
+import type { HeapKind, ProfilePayload } from '../deliver/payload';
+import { Spool } from '../deliver/spool';
 import { encode } from '../format';
 import { profileFieldNumbers } from '../format/profile-schema';
 import { heap } from '../heap/heap-profiler';
 import type { HeapProfilerOptions } from '../heap/options';
+import { AllocDelta } from '../model/alloc-delta';
 import type { Profile } from '../model/profile';
 import { addon } from '../native/bindings';
 import { native } from '../native-heap/native-profiler';
 import type { NativeProfilerOptions } from '../native-heap/options';
-import { describeIoError } from '../util/io-errors';
 import { onFinalExit } from './exit-hooks';
-import { type ProfileKind, profileFileName } from './file-names';
 
 export interface RecorderOptions {
-  /** Directory for the profiles; created if missing. */
-  outDir: string;
-  /** Write profiles every this many seconds as well as at exit; undefined: only at exit. */
+  /** Names the profiles' series (Pyroscope's application name, S3 key prefix). */
+  service: string;
+  labels: Record<string, string>;
+  /** Take profiles every this many seconds as well as at exit; undefined: only at exit. */
   periodSeconds: number | undefined;
   /** JS heap profiling of this thread; undefined: off. */
   heap: HeapProfilerOptions | undefined;
   /** Native profiling of the process, started by the main thread only; undefined: off. */
   native: NativeProfilerOptions | undefined;
-  /** Where problems are reported; the recorder never throws into the application. */
+  /** Where profiles go: directories, file://, s3://, http(s):// (see parseDestinations). */
+  destinations: readonly string[];
+  /** How many profiles directory destinations keep. */
+  retention: Retention;
+  /** Where undelivered profiles wait for their destination; undefined: nowhere (they are dropped and counted). */
+  spool: { dir: string; maxBytes: number } | undefined;
+  /** How long the last profiles may take to deliver at exit before they are left in the spool. */
+  flushTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Where problems are reported; the recorder never throws into the application after start. */
   report: (message: string) => void;
 }
+
+/** Queue sizes and backoff: a destination down for hours costs a bounded queue and a bounded spool. */
+const MAX_QUEUE = 16;
+const ATTEMPTS_BEFORE_SPOOL = 3;
+const BACKOFF_BASE_MS = 1000;
+const BACKOFF_MAX_MS = 5 * 60 * 1000;
 
 /**
  * Recorder owns the profilers of its thread while it runs. Periodic profiles skip the full
  * garbage collection (it would pause the application every period), so they may count garbage
  * not yet collected; the profiles at exit are taken after a full collection, the native one
- * after the JS one so that dead Buffers have released their memory.
+ * after the JS one so that dead Buffers have released their memory. Native profiles carry
+ * alloc_* per period (see AllocDelta).
  */
 export class Recorder {
   private sequence = 0;
   private timer: NodeJS.Timeout | undefined;
   private removeExitHooks: (() => void) | undefined;
-  private readonly kinds: ProfileKind[] = [];
+  private readonly kinds: HeapKind[] = [];
+  private readonly allocDelta = new AllocDelta();
+  private periodStartMs = Date.now();
+  private finished = false;
+  private delivery: DeliveryQueue | undefined;
+  /** The last profiles' in-use totals, for metrics. */
+  readonly lastInuseBytes: Record<HeapKind, number | undefined> = { js: undefined, native: undefined };
 
   constructor(private readonly options: RecorderOptions) {}
 
-  /** start creates the directory and starts the profilers; throws if either fails. */
+  /** start checks the destinations and starts the profilers; throws if any fails, with nothing left running. */
   start(): void {
-    try {
-      fs.mkdirSync(this.options.outDir, { recursive: true });
-    } catch (error) {
-      throw new AllocscopeError('ERR_IO', `cannot write profiles to ${this.options.outDir}: ${describeIoError(error)}`, { cause: error });
-    }
+    const destinations = parseDestinations(this.options.destinations, process.env, this.options.retention);
+    const spool = this.options.spool === undefined || destinations.every((d) => d.sendSync !== undefined)
+      ? undefined
+      : new Spool(this.options.spool.dir, this.options.spool.maxBytes);
+    this.delivery = new DeliveryQueue(destinations, {
+      maxQueue: MAX_QUEUE, requestTimeoutMs: this.options.requestTimeoutMs, attemptsBeforeSpool: ATTEMPTS_BEFORE_SPOOL,
+      backoffBaseMs: BACKOFF_BASE_MS, backoffMaxMs: BACKOFF_MAX_MS, spool, report: this.options.report,
+    });
     // Load the pprof schema before sampling starts: its one-time allocations are allocscope's,
     // and would otherwise show in the application's first profiles.
     profileFieldNumbers();
     if (this.options.heap !== undefined) {
       heap.start(this.options.heap);
-      this.kinds.push('heap');
+      this.kinds.push('js');
     }
     // Native hooks are process-wide: the main thread's recorder owns them; a worker's has its JS
     // frames named in their stacks.
@@ -70,52 +98,79 @@ export class Recorder {
     }
     if (this.kinds.length === 0) return;
     if (this.options.periodSeconds !== undefined) {
-      this.timer = setInterval(() => this.writeAll(false), this.options.periodSeconds * 1000);
+      this.timer = setInterval(() => this.collect(false), this.options.periodSeconds * 1000);
       this.timer.unref();
     }
-    this.removeExitHooks = onFinalExit(() => this.stop());
+    this.removeExitHooks = onFinalExit({ sync: () => this.finishSync(), async: () => this.stop() });
   }
 
-  /** stop writes the final profiles (after a full collection) and stops the profilers. */
-  stop(): void {
-    if (this.kinds.length === 0) return;
+  /** deliveryQueue: the queue (for metrics and tests); undefined before start. */
+  get deliveryQueue(): DeliveryQueue | undefined {
+    return this.delivery;
+  }
+
+  /** flush takes a profile of each kind now and waits (up to the flush timeout) until everything queued is delivered. */
+  async flush(): Promise<void> {
+    if (this.finished) return;
+    this.collect(false);
+    await this.delivery?.flush(Date.now() + this.options.flushTimeoutMs, { close: false });
+  }
+
+  /** stop takes the last profiles, stops the profilers and delivers within the flush timeout; the rest goes to the spool. */
+  async stop(): Promise<void> {
+    if (this.finished) return;
+    this.finishProfiling();
+    await this.delivery?.flush(Date.now() + this.options.flushTimeoutMs, { close: true });
+  }
+
+  /** finishSync is stop() without the event loop: at 'exit', after process.exit(). */
+  private finishSync(): void {
+    this.finishProfiling();
+    this.delivery?.flushSync();
+  }
+
+  private finishProfiling(): void {
+    if (this.finished) return;
+    this.finished = true;
     clearInterval(this.timer);
     this.removeExitHooks?.();
-    this.writeAll(true);
-    if (this.kinds.includes('heap')) heap.stop();
+    if (this.kinds.length === 0) return;
+    this.collect(true);
+    if (this.kinds.includes('js')) heap.stop();
     if (this.kinds.includes('native')) native.stop();
-    this.kinds.length = 0;
   }
 
-  /**
-   * writeAll takes one profile of each kind, named alike. Files are written synchronously (a
-   * few hundred KiB take about a millisecond) and atomically, through a temporary name and a
-   * rename: an asynchronous write still under way when the program calls process.exit() left
-   * an empty profile behind, and a reader listing the directory must never see half a file.
-   */
-  private writeAll(final: boolean): void {
+  /** collect takes one profile of each kind, numbered alike, and queues them. */
+  private collect(final: boolean): void {
     this.sequence += 1;
-    const time = new Date();
-    if (final && !this.kinds.includes('heap')) addon().collectGarbage();
+    const startMs = this.periodStartMs;
+    const endMs = Date.now();
+    this.periodStartMs = endMs;
+    if (final && !this.kinds.includes('js')) addon().collectGarbage();
     for (const kind of this.kinds) {
-      const file = path.join(this.options.outDir, profileFileName({ time, pid: process.pid, threadId, sequence: this.sequence, kind }));
       let bytes: Buffer;
       try {
-        bytes = encode(this.take(kind, final));
+        const profile = this.take(kind, final);
+        this.lastInuseBytes[kind] = inuseBytes(profile);
+        bytes = encode(profile);
       } catch (error) {
-        this.options.report(`could not take a ${kind} profile: ${(error as Error).message}`);
+        this.options.report(`could not take a ${kind === 'js' ? 'JS heap' : 'native'} profile: ${(error as Error).message}`);
         continue;
       }
-      try {
-        fs.writeFileSync(`${file}.tmp`, bytes);
-        fs.renameSync(`${file}.tmp`, file);
-      } catch (error) {
-        this.options.report(`could not write ${file}: ${describeIoError(error)}`);
-      }
+      const payload: ProfilePayload = {
+        service: this.options.service, heap: kind, labels: this.options.labels, startMs, endMs,
+        host: os.hostname(), pid: process.pid, threadId, sequence: this.sequence, bytes,
+      };
+      this.delivery?.enqueue(payload);
     }
   }
 
-  private take(kind: ProfileKind, collectGarbage: boolean): Profile {
-    return kind === 'heap' ? heap.profile({ collectGarbage }) : native.profile();
+  private take(kind: HeapKind, collectGarbage: boolean): Profile {
+    return kind === 'js' ? heap.profile({ collectGarbage }) : this.allocDelta.apply(native.profile());
   }
+}
+
+function inuseBytes(profile: Profile): number {
+  const column = profile.sampleTypes.findIndex((t) => t.type === 'inuse_space');
+  return column < 0 ? 0 : profile.samples.reduce((sum, s) => sum + (s.values[column] ?? 0), 0);
 }

@@ -1,0 +1,29 @@
+// What one delivered profile carries: the gzipped pprof bytes and what names and labels it everywhere.
+
+/** Which heap a profile shows; `js` is the V8 heap (profile files call it `heap`). */
+export type HeapKind = 'js' | 'native';
+
+export interface ProfilePayload {
+  /** The service the profiles belong to (ALLOCSCOPE_SERVICE, else package.json's name, else the script's). */
+  service: string;
+  heap: HeapKind;
+  /** User labels (ALLOCSCOPE_LABELS), not including `heap`. */
+  labels: Record<string, string>;
+  /** The period the profile covers, in ms since the epoch. */
+  startMs: number;
+  endMs: number;
+  host: string;
+  pid: number;
+  /** Worker thread id; 0 for the main thread. */
+  threadId: number;
+  /** 1, 2, ... per process and thread: with pid, host and thread, unique. */
+  sequence: number;
+  /** The profile: a gzipped pprof file. */
+  bytes: Buffer;
+}
+
+/** payloadId names a payload uniquely (spool files, object keys, log lines). */
+export function payloadId(payload: ProfilePayload): string {
+  const thread = payload.threadId === 0 ? '' : `-w${payload.threadId}`;
+  return `${payload.host}-${payload.pid}${thread}-${String(payload.sequence).padStart(4, '0')}-${payload.heap}`;
+}
