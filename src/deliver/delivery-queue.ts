@@ -86,6 +86,11 @@ export class DeliveryQueue {
     }
   }
 
+  /** spoolUsage: the spool's entries and bytes on disk; undefined without a spool. */
+  spoolUsage(): { entries: number; bytes: number } | undefined {
+    return this.options.spool?.usage();
+  }
+
   /** queued: payloads held in memory, over all destinations. */
   queued(): number {
     return this.lanes.reduce((sum, lane) => sum + lane.items.length, 0);

@@ -16,6 +16,7 @@ import { addon } from '../native/bindings';
 import { native } from '../native-heap/native-profiler';
 import type { NativeProfilerOptions } from '../native-heap/options';
 import { onFinalExit } from './exit-hooks';
+import { registerMetrics } from './metrics';
 
 export interface RecorderOptions {
   /** Names the profiles' series (Pyroscope's application name, S3 key prefix). */
@@ -102,6 +103,7 @@ export class Recorder {
       this.timer.unref();
     }
     this.removeExitHooks = onFinalExit({ sync: () => this.finishSync(), async: () => this.stop() });
+    if (isMainThread) registerMetrics(this);
   }
 
   /** deliveryQueue: the queue (for metrics and tests); undefined before start. */

@@ -4,7 +4,7 @@ const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
 
-const PUBLIC_NAMES = ['AllocscopeError', 'VERSION', 'decode', 'encode', 'heap', 'native', 'validateProfile'];
+const PUBLIC_NAMES = ['AllocscopeError', 'VERSION', 'decode', 'encode', 'heap', 'native', 'startContinuous', 'validateProfile'];
 
 describe('package exports', () => {
   it('require("allocscope") exposes exactly the public names, with their types', () => {

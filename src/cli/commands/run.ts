@@ -6,12 +6,15 @@ import type { Command } from '../command';
 import { checked, parseOptions, usageError } from '../args';
 import { MAX_INTERVAL_BYTES, MAX_STACK_DEPTH } from '../../heap/options';
 import { PROFILE_FILE_PATTERN } from '../../record/file-names';
-import { ENV } from '../../record/env-config';
+import { ENV, parseLabels } from '../../record/env-config';
 import { parseBytes, parseCount, parseSeconds, UnitParseError } from '../../util/parse-units';
 
 const OPTIONS = {
   out: { type: 'string' },
   every: { type: 'string' },
+  upload: { type: 'string' },
+  service: { type: 'string' },
+  labels: { type: 'string' },
   interval: { type: 'string' },
   depth: { type: 'string' },
   'native-interval': { type: 'string' },
@@ -53,8 +56,9 @@ function nodeOptionsWithPreload(existing: string | undefined): string {
 export const run: Command = {
   name: 'run',
   summary: 'run a command with JS heap and native memory profiling in every Node process it starts',
-  help: `Usage: allocscope run [--out DIR] [--every SECONDS] [--interval BYTES] [--depth N]
-                      [--native-interval BYTES] [--no-native] [--no-heap] -- COMMAND...
+  help: `Usage: allocscope run [--out DIR] [--every SECONDS] [--upload DESTINATIONS] [--service NAME]
+                      [--labels k=v,...] [--interval BYTES] [--depth N] [--native-interval BYTES]
+                      [--no-native] [--no-heap] -- COMMAND...
 
 Runs COMMAND (a node script, npm start, ...) with allocscope preloaded into every Node process
 and worker thread it starts (through NODE_OPTIONS=--require). Each thread writes a JS heap
@@ -63,9 +67,18 @@ profile, <time>-pid<pid>[-w<thread>]-<seq>.heap.pb.gz, and each process a native
 on an uncaught exception, SIGINT and SIGTERM) and every SECONDS if --every is given. Signals are
 forwarded to COMMAND, its output passes through untouched, and run exits with its exit code.
 
+With --upload, profiles go to the destinations instead (and to --out too when it is given),
+every SECONDS (default 60): directories, file://, s3://bucket/prefix (AWS credentials, region
+and AWS_ENDPOINT_URL_S3 from the environment), http(s)://host/ingest (Pyroscope; token from
+ALLOCSCOPE_AUTH_TOKEN, tenant from ALLOCSCOPE_TENANT) or any other http(s) URL (a plain POST).
+What cannot be delivered waits in a spool (ALLOCSCOPE_SPOOL) and is retried. See docs/continuous.md.
+
 Options:
   --out DIR                directory for the profiles (default ./allocscope-profiles)
   --every SECONDS          also write profiles every SECONDS (periodic profiles skip the full GC)
+  --upload DESTINATIONS    comma-separated destinations for continuous profiling
+  --service NAME           the service the profiles belong to (default: the package.json name)
+  --labels k=v,...         labels of every profile, e.g. env=prod,region=eu
   --interval BYTES         JS heap: mean bytes between samples, e.g. 524288 or 512k (default 512k)
   --depth N                JS heap: deepest stack kept per sample (default 64)
   --native-interval BYTES  native: mean bytes between samples (default 512k)
@@ -73,8 +86,9 @@ Options:
   --no-heap                no JS heap profiling (native memory only)
   -h, --help               show this help
 
-Example:
+Examples:
   allocscope run --every 10 -- node server.js
+  allocscope run --every 60 --upload s3://my-bucket/profiles -- node server.js
   allocscope top allocscope-profiles/<newest>.heap.pb.gz
 `,
   async run(args) {
@@ -85,9 +99,13 @@ Example:
       return 0;
     }
     if (positionals.length > 0 || command.length === 0) throw usageError('run', 'missing the command to run, e.g. allocscope run -- node app.js');
-    const outDir = path.resolve(values.out ?? 'allocscope-profiles');
-    const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: nodeOptionsWithPreload(process.env['NODE_OPTIONS']), [ENV.out]: outDir };
+    const outDir = values.out === undefined && values.upload !== undefined ? undefined : path.resolve(values.out ?? 'allocscope-profiles');
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: nodeOptionsWithPreload(process.env['NODE_OPTIONS']) };
+    if (outDir !== undefined) env[ENV.out] = outDir;
     checked('run', () => {
+      if (values.upload !== undefined) env[ENV.upload] = values.upload;
+      if (values.service !== undefined) env[ENV.service] = values.service;
+      if (values.labels !== undefined) env[ENV.labels] = Object.entries(parseLabels('--labels', values.labels)).map(([k, v]) => `${k}=${v}`).join(',');
       if (values.every !== undefined) env[ENV.period] = String(parseSeconds('--every', values.every));
       if (values.interval !== undefined) {
         const bytes = parseBytes('--interval', values.interval);
@@ -102,7 +120,7 @@ Example:
       env[ENV.native] = values['no-native'] ? '0' : '1';
       env[ENV.heap] = values['no-heap'] ? '0' : '1';
     });
-    const before = listProfiles(outDir);
+    const before = outDir === undefined ? new Set<string>() : listProfiles(outDir);
     const [file, ...rest] = command as [string, ...string[]];
     return new Promise<number>((resolve) => {
       const child = spawn(file, rest, { stdio: 'inherit', env });
@@ -110,6 +128,7 @@ Example:
       for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
       const done = (): void => {
         for (const signal of FORWARDED_SIGNALS) process.removeListener(signal, forward);
+        if (outDir === undefined) return;
         const written = [...listProfiles(outDir)].filter((name) => !before.has(name)).length;
         process.stderr.write(
           written > 0
