@@ -78,7 +78,8 @@ export class DeliveryQueue {
       }
       lane.items.push({ payload, spooled: undefined });
       while (lane.items.length > this.options.maxQueue) {
-        const oldest = lane.items.shift() as Item;
+        // Never the payload in flight: it may be delivered yet, and then it would go twice.
+        const [oldest] = lane.items.splice(lane.busy ? 1 : 0, 1) as [Item];
         if (oldest.spooled !== undefined) this.options.spool?.release(oldest.spooled);
         else this.toSpool(lane, oldest.payload, 'queue-full');
       }
@@ -205,7 +206,7 @@ export class DeliveryQueue {
     if (lane.failures > 0) this.options.report(`${lane.destination.id}: delivering again`);
     lane.failures = 0;
     for (const key of this.said) if (key.startsWith(`${lane.destination.id}\n`)) this.said.delete(key);
-    if (lane.items.length < this.options.maxQueue / 2) this.refill(lane);
+    this.refill(lane);  // spooled payloads are older than anything queued fresh: they go first
   }
 
   private onFailed(lane: Lane, item: Item, error: unknown): void {
@@ -218,6 +219,9 @@ export class DeliveryQueue {
       if (item.spooled !== undefined) this.options.spool?.done(item.spooled);
       this.counters.dropped.rejected += 1;
       this.sayOnce(lane, `${message} (not retried: the profile is dropped)`);
+      // An answer, even a refusal, means the destination is up: what waits in the spool may go.
+      lane.failures = 0;
+      this.refill(lane);
       return;
     }
     lane.failures += 1;
@@ -242,11 +246,19 @@ export class DeliveryQueue {
   /** refill moves a destination's spooled payloads back into its queue, oldest first. */
   private refill(lane: Lane): void {
     const spool = this.options.spool;
-    if (spool === undefined || this.flushDeadline !== undefined) return;
+    // Refill during a flush too: a destination that comes back while the last profiles are
+    // flushed must also get what was spooled while it was down (this run's periods, and the
+    // final profiles, which go straight to the spool when the destination is down); otherwise
+    // they wait on disk for a process that may never start. What the deadline leaves claimed
+    // is released by flushSync. Not once closed: a claim then would never be released.
+    if (spool === undefined || this.closed) return;
     const room = this.options.maxQueue - lane.items.length;
     if (room <= 0) return;
     const claimed = spool.claim(lane.destination.id, room);
-    lane.items.unshift(...claimed.map((spooled) => ({ payload: spooled.payload, spooled })));
+    // Behind what came from the spool before (older still), ahead of what came fresh (newer).
+    let at = 0;
+    while (at < lane.items.length && (lane.items[at] as Item).spooled !== undefined) at += 1;
+    lane.items.splice(at, 0, ...claimed.map((spooled) => ({ payload: spooled.payload, spooled })));
     if (claimed.length > 0) this.pump(lane);
   }
 

@@ -80,10 +80,10 @@ function parseUrl(text: string): URL {
   try {
     url = new URL(text);
   } catch {
-    throw new Error(`allocscope: '${redactPassword(text)}' is not a valid URL (expected http://host[:port]/path or https://...)`);
+    throw new Error(`'${redactPassword(text)}' is not a valid URL (expected http://host[:port]/path or https://...)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Error(`allocscope: '${redactPassword(text)}' is not an http:// or https:// URL`);
+    throw new Error(`'${redactPassword(text)}' is not an http:// or https:// URL`);
   }
   return url;
 }
@@ -98,14 +98,14 @@ function decodeUserinfo(part: string, text: string): string {
   try {
     return decodeURIComponent(part);
   } catch {
-    throw new Error(`allocscope: '${redactPassword(text)}' has badly percent-encoded credentials`);
+    throw new Error(`'${redactPassword(text)}' has badly percent-encoded credentials`);
   }
 }
 
 /** headerSafeSetting rejects values Node would refuse as a header, naming the variable but not the (secret) value. */
 function headerSafeSetting(name: string, value: string): string {
   const trimmed = value.trim();
-  if (!/^[\x20-\x7e]+$/.test(trimmed)) throw new Error(`allocscope: ${name} must be printable ASCII on one line`);
+  if (!/^[\x20-\x7e]+$/.test(trimmed)) throw new Error(`${name} must be printable ASCII on one line`);
   return trimmed;
 }
 

@@ -9,12 +9,19 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
+const GZIP_OPTIONS: zlib.ZlibOptions = { level: zlib.constants.Z_BEST_SPEED };
+
 /**
  * gzip compresses at the fastest level, as Go's runtime/pprof writes its profiles: on a 7,000
  * sample profile it took 3.7 ms instead of 11.2 ms at zlib's default level, for 11% more bytes.
  */
 export function gzip(bytes: Uint8Array): Buffer {
-  return zlib.gzipSync(bytes, { level: zlib.constants.Z_BEST_SPEED });
+  return zlib.gzipSync(bytes, GZIP_OPTIONS);
+}
+
+/** gzipAsync is gzip on the libuv threadpool: periodic profiles compress without blocking the event loop. */
+export function gzipAsync(bytes: Uint8Array): Promise<Buffer> {
+  return new Promise((resolve, reject) => zlib.gzip(bytes, GZIP_OPTIONS, (error, result) => (error ? reject(error) : resolve(result))));
 }
 
 /** gunzipIfNeeded inflates gzipped input (up to maxBytes) and passes anything else through unchanged. */

@@ -1,12 +1,17 @@
 // encode and decode: the public pprof file functions (gzipped protobuf, validated on the way in).
 import type { Profile } from '../model/profile';
-import { gunzipIfNeeded, gzip } from './gzip';
+import { gunzipIfNeeded, gzip, gzipAsync } from './gzip';
 import { parseProfile } from './pprof-decode';
 import { serializeProfile } from './pprof-encode';
 
 /** encode returns the profile as a gzipped pprof file, as `go tool pprof` reads it. */
 export function encode(profile: Profile): Buffer {
   return gzip(serializeProfile(profile));
+}
+
+/** encodeAsync is encode with the compression off the event loop (the serialization stays on it). */
+export function encodeAsync(profile: Profile): Promise<Buffer> {
+  return gzipAsync(serializeProfile(profile));
 }
 
 /**

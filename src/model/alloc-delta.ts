@@ -15,13 +15,27 @@ function locationKey(location: Location): string {
 export class AllocDelta {
   private previous = new Map<string, number[]>();
   private previousNanos: bigint | undefined;
+  /** Small numbers for locations, stable across profiles: a stack's key is a short list of them. */
+  private readonly locationNumbers = new Map<string, number>();
 
   apply(profile: Profile): Profile {
     const allocColumns = profile.sampleTypes.flatMap((type, index) => (type.type.startsWith('alloc_') ? [index] : []));
     const since = this.previousNanos;
     const current = new Map<string, number[]>();
+    // One text key per location of this profile, not per frame of every sample (that was most
+    // of a period's block in bench/continuous-block.js).
+    const numberOf = new Map<Location, number>();
+    for (const location of profile.locations) {
+      const text = locationKey(location);
+      let number = this.locationNumbers.get(text);
+      if (number === undefined) {
+        number = this.locationNumbers.size;
+        this.locationNumbers.set(text, number);
+      }
+      numberOf.set(location, number);
+    }
     const samples = profile.samples.flatMap((sample) => {
-      const key = sample.locations.map(locationKey).join('|');
+      const key = sample.locations.map((l) => numberOf.get(l) ?? locationKey(l)).join(',');
       const totals = allocColumns.map((column) => sample.values[column] ?? 0);
       current.set(key, totals);
       const before = this.previous.get(key);

@@ -6,7 +6,7 @@ import { DeliveryQueue } from '../deliver/delivery-queue';
 import type { Retention } from '../deliver/file-destination';
 import type { HeapKind, ProfilePayload } from '../deliver/payload';
 import { Spool } from '../deliver/spool';
-import { encode } from '../format';
+import { encode, encodeAsync } from '../format';
 import { profileFieldNumbers } from '../format/profile-schema';
 import { heap } from '../heap/heap-profiler';
 import type { HeapProfilerOptions } from '../heap/options';
@@ -62,6 +62,7 @@ export class Recorder {
   private readonly allocDelta = new AllocDelta();
   private periodStartMs = Date.now();
   private finished = false;
+  private collecting = false;
   private delivery: DeliveryQueue | undefined;
   /** The last profiles' in-use totals, for metrics. */
   readonly lastInuseBytes: Record<HeapKind, number | undefined> = { js: undefined, native: undefined };
@@ -99,7 +100,7 @@ export class Recorder {
     }
     if (this.kinds.length === 0) return;
     if (this.options.periodSeconds !== undefined) {
-      this.timer = setInterval(() => this.collect(false), this.options.periodSeconds * 1000);
+      this.timer = setInterval(() => void this.collectPeriodic(), this.options.periodSeconds * 1000);
       this.timer.unref();
     }
     this.removeExitHooks = onFinalExit({ sync: () => this.finishSync(), async: () => this.stop() });
@@ -114,7 +115,7 @@ export class Recorder {
   /** flush takes a profile of each kind now and waits (up to the flush timeout) until everything queued is delivered. */
   async flush(): Promise<void> {
     if (this.finished) return;
-    this.collect(false);
+    await this.collectPeriodic();
     await this.delivery?.flush(Date.now() + this.options.flushTimeoutMs, { close: false });
   }
 
@@ -142,28 +143,64 @@ export class Recorder {
     if (this.kinds.includes('native')) native.stop();
   }
 
-  /** collect takes one profile of each kind, numbered alike, and queues them. */
+  /** collect takes one profile of each kind, numbered alike, and queues them: at once, for the end. */
   private collect(final: boolean): void {
-    this.sequence += 1;
-    const startMs = this.periodStartMs;
-    const endMs = Date.now();
-    this.periodStartMs = endMs;
+    const period = this.nextPeriod();
     if (final && !this.kinds.includes('js')) addon().collectGarbage();
     for (const kind of this.kinds) {
-      let bytes: Buffer;
-      try {
-        const profile = this.take(kind, final);
-        this.lastInuseBytes[kind] = inuseBytes(profile);
-        bytes = encode(profile);
-      } catch (error) {
-        this.options.report(`could not take a ${kind === 'js' ? 'JS heap' : 'native'} profile: ${(error as Error).message}`);
-        continue;
+      const profile = this.takeReported(kind, final);
+      if (profile !== undefined) this.delivery?.enqueue(this.payload(kind, period, encode(profile)));
+    }
+  }
+
+  /**
+   * collectPeriodic is collect spread over several turns of the event loop, compressing on the
+   * threadpool, so that a period blocks the application for its longest step, not their sum
+   * (bench/continuous-block.js). A collection still running when the next is due is not doubled.
+   */
+  private async collectPeriodic(): Promise<void> {
+    if (this.collecting) return;
+    this.collecting = true;
+    try {
+      const period = this.nextPeriod();
+      for (const kind of this.kinds) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.finished) return;
+        const profile = this.takeReported(kind, false);
+        if (profile === undefined) continue;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        this.delivery?.enqueue(this.payload(kind, period, await encodeAsync(profile)));
       }
-      const payload: ProfilePayload = {
-        service: this.options.service, heap: kind, labels: this.options.labels, startMs, endMs,
-        host: os.hostname(), pid: process.pid, threadId, sequence: this.sequence, bytes,
-      };
-      this.delivery?.enqueue(payload);
+    } catch (error) {
+      this.options.report(`could not encode a profile: ${(error as Error).message}`);
+    } finally {
+      this.collecting = false;
+    }
+  }
+
+  private nextPeriod(): { sequence: number; startMs: number; endMs: number } {
+    this.sequence += 1;
+    const startMs = this.periodStartMs;
+    this.periodStartMs = Date.now();
+    return { sequence: this.sequence, startMs, endMs: this.periodStartMs };
+  }
+
+  private payload(kind: HeapKind, period: { sequence: number; startMs: number; endMs: number }, bytes: Buffer): ProfilePayload {
+    return {
+      service: this.options.service, heap: kind, labels: this.options.labels, startMs: period.startMs, endMs: period.endMs,
+      host: os.hostname(), pid: process.pid, threadId, sequence: period.sequence, bytes,
+    };
+  }
+
+  /** takeReported takes a profile (the native one made per period); a failure is reported, not thrown. */
+  private takeReported(kind: HeapKind, collectGarbage: boolean): Profile | undefined {
+    try {
+      const profile = this.take(kind, collectGarbage);
+      this.lastInuseBytes[kind] = inuseBytes(profile);
+      return profile;
+    } catch (error) {
+      this.options.report(`could not take a ${kind === 'js' ? 'JS heap' : 'native'} profile: ${(error as Error).message}`);
+      return undefined;
     }
   }
 
