@@ -41,6 +41,13 @@ export interface RecorderOptions {
   report: (message: string) => void;
 }
 
+/** Period numbers and times a profile pair shares. */
+interface Period {
+  sequence: number;
+  startMs: number;
+  endMs: number;
+}
+
 /** Queue sizes and backoff: a destination down for hours costs a bounded queue and a bounded spool. */
 const MAX_QUEUE = 16;
 const ATTEMPTS_BEFORE_SPOOL = 3;
@@ -63,6 +70,7 @@ export class Recorder {
   private periodStartMs = Date.now();
   private finished = false;
   private collecting = false;
+  private readonly pending: { kind: HeapKind; period: Period; profile: Profile }[] = [];
   private delivery: DeliveryQueue | undefined;
   /** The last profiles' in-use totals, for metrics. */
   readonly lastInuseBytes: Record<HeapKind, number | undefined> = { js: undefined, native: undefined };
@@ -138,6 +146,7 @@ export class Recorder {
     clearInterval(this.timer);
     this.removeExitHooks?.();
     if (this.kinds.length === 0) return;
+    this.queuePendingNow();
     this.collect(true);
     if (this.kinds.includes('js')) heap.stop();
     if (this.kinds.includes('native')) native.stop();
@@ -154,38 +163,55 @@ export class Recorder {
   }
 
   /**
-   * collectPeriodic is collect spread over several turns of the event loop, compressing on the
-   * threadpool, so that a period blocks the application for its longest step, not their sum
-   * (bench/continuous-block.js). A collection still running when the next is due is not doubled.
+   * collectPeriodic takes the profiles in one turn of the event loop (a pair, and an exit cannot
+   * come between them), then encodes each in a turn of its own, compressing on the threadpool:
+   * a period blocks the application for its longest step, not their sum
+   * (bench/continuous-block.js). Profiles taken but not yet queued wait in `pending`, which an
+   * exit queues at once. A collection still running when the next is due is not doubled.
    */
   private async collectPeriodic(): Promise<void> {
     if (this.collecting) return;
     this.collecting = true;
     try {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.finished) return;
       const period = this.nextPeriod();
       for (const kind of this.kinds) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        if (this.finished) return;
         const profile = this.takeReported(kind, false);
-        if (profile === undefined) continue;
+        if (profile !== undefined) this.pending.push({ kind, period, profile });
+      }
+      while (this.pending.length > 0) {
         await new Promise<void>((resolve) => setImmediate(resolve));
-        this.delivery?.enqueue(this.payload(kind, period, await encodeAsync(profile)));
+        const next = this.pending[0];
+        if (next === undefined) break;
+        const bytes = await encodeAsync(next.profile);
+        if (this.pending[0] !== next) continue; // an exit queued it meanwhile
+        this.pending.shift();
+        this.delivery?.enqueue(this.payload(next.kind, next.period, bytes));
       }
     } catch (error) {
       this.options.report(`could not encode a profile: ${(error as Error).message}`);
+      this.pending.length = 0;
     } finally {
       this.collecting = false;
     }
   }
 
-  private nextPeriod(): { sequence: number; startMs: number; endMs: number } {
+  /** queuePendingNow encodes and queues, synchronously, what a periodic collection has taken and not queued yet. */
+  private queuePendingNow(): void {
+    for (const { kind, period, profile } of this.pending.splice(0)) {
+      this.delivery?.enqueue(this.payload(kind, period, encode(profile)));
+    }
+  }
+
+  private nextPeriod(): Period {
     this.sequence += 1;
     const startMs = this.periodStartMs;
     this.periodStartMs = Date.now();
     return { sequence: this.sequence, startMs, endMs: this.periodStartMs };
   }
 
-  private payload(kind: HeapKind, period: { sequence: number; startMs: number; endMs: number }, bytes: Buffer): ProfilePayload {
+  private payload(kind: HeapKind, period: Period, bytes: Buffer): ProfilePayload {
     return {
       service: this.options.service, heap: kind, labels: this.options.labels, startMs: period.startMs, endMs: period.endMs,
       host: os.hostname(), pid: process.pid, threadId, sequence: period.sequence, bytes,
