@@ -1,6 +1,8 @@
 // Symbolizes and flattens a native snapshot for the TypeScript profile builder.
 #include "session/translate-native-profile.h"
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -13,10 +15,41 @@
 
 namespace allocscope::session {
 
+namespace {
+
+bool sameObjects(const std::vector<symbolize::LoadedObject>& a, const std::vector<symbolize::LoadedObject>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].path != b[i].path || a[i].start != b[i].start || a[i].limit != b[i].limit || a[i].buildId != b[i].buildId) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The last profile's symbolizer, kept while the same objects are loaded: it reads each object's
+// symbol table from its file once, and that was most of a native.profile() (~30 ms a call with
+// Node's table; a continuous profiler calls it every period). Guarded by s_symbolizerMutex for
+// the whole translation, since lookups fill the symbolizer lazily.
+std::mutex s_symbolizerMutex;
+std::vector<symbolize::LoadedObject> s_symbolizedObjects;
+std::unique_ptr<symbolize::Symbolizer> s_symbolizer;
+
+symbolize::Symbolizer& symbolizerForLoadedObjects() {
+  std::vector<symbolize::LoadedObject> objects = symbolize::loadedObjects();
+  if (s_symbolizer == nullptr || !sameObjects(objects, s_symbolizedObjects)) {
+    s_symbolizedObjects = objects;
+    s_symbolizer = std::make_unique<symbolize::Symbolizer>(std::move(objects));
+  }
+  return *s_symbolizer;
+}
+
+}  // namespace
 
 Napi::Value translateNativeProfile(Napi::Env env, const aggregate::AggregateSnapshot& snapshot) {
   sampler::ScopedBusy busy;  // symbolizing allocates; those allocations are not the application's
-  symbolize::Symbolizer symbolizer(symbolize::loadedObjects());
+  std::lock_guard<std::mutex> lock(s_symbolizerMutex);
+  symbolize::Symbolizer& symbolizer = symbolizerForLoadedObjects();
   const auto& objects = symbolizer.objects();
 
   util::StringTable strings;
