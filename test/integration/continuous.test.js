@@ -236,19 +236,25 @@ describe('continuous profiling with -r allocscope/register', { timeout: 120_000 
   });
 
   describe('SIGTERM while the destination hangs', () => {
-    it('waits ALLOCSCOPE_FLUSH_TIMEOUT, dies by SIGTERM, and leaves the last profiles in the spool', { timeout: 30_000 }, async (t) => {
+    // termWhileHanging runs the app against a server that never answers and sends it SIGTERM
+    // after a period and a half.
+    async function termWhileHanging(t, argv, flushTimeout) {
       const server = await startIngestServer({ behaviour: 'hang' });
       t.after(() => server.close());
       const spool = tempDir(t);
-      const app = startApp(t, ['wait'], childEnv(spool, {
-        ALLOCSCOPE_UPLOAD: `${server.url}/ingest`, ALLOCSCOPE_PERIOD: '1', ALLOCSCOPE_FLUSH_TIMEOUT: '2',
+      const app = startApp(t, argv, childEnv(spool, {
+        ALLOCSCOPE_UPLOAD: `${server.url}/ingest`, ALLOCSCOPE_PERIOD: '1', ALLOCSCOPE_FLUSH_TIMEOUT: flushTimeout,
       }));
       await app.ready;
       await sleep(1500);
       const termAt = Date.now();
       app.child.kill('SIGTERM');
       const { status, signal, atMs } = await app.exited;
-      const elapsed = atMs - termAt;
+      return { server, spool, app, termAt, status, signal, elapsed: atMs - termAt };
+    }
+
+    it('waits ALLOCSCOPE_FLUSH_TIMEOUT, dies by SIGTERM, and leaves the last profiles in the spool', { timeout: 30_000 }, async (t) => {
+      const { server, spool, app, termAt, status, signal, elapsed } = await termWhileHanging(t, ['wait'], '2');
       assert.equal(signal, 'SIGTERM', `status ${status}, stderr: ${app.out().stderr}`);
       assert.ok(elapsed >= 1500, `waited for the flush (${elapsed} ms)`);
       assert.ok(elapsed < 4500, `exited ${elapsed} ms after SIGTERM, flush timeout 2 s`);
@@ -257,18 +263,7 @@ describe('continuous profiling with -r allocscope/register', { timeout: 120_000 
     });
 
     it("exits at once with the app's own status when its SIGTERM handler calls process.exit(0), spooling the last profiles", { timeout: 30_000 }, async (t) => {
-      const server = await startIngestServer({ behaviour: 'hang' });
-      t.after(() => server.close());
-      const spool = tempDir(t);
-      const app = startApp(t, ['wait', 'exit-on-term'], childEnv(spool, {
-        ALLOCSCOPE_UPLOAD: `${server.url}/ingest`, ALLOCSCOPE_PERIOD: '1', ALLOCSCOPE_FLUSH_TIMEOUT: '5',
-      }));
-      await app.ready;
-      await sleep(1500);
-      const termAt = Date.now();
-      app.child.kill('SIGTERM');
-      const { status, signal, atMs } = await app.exited;
-      const elapsed = atMs - termAt;
+      const { spool, app, termAt, status, signal, elapsed } = await termWhileHanging(t, ['wait', 'exit-on-term'], '5');
       assert.equal(status, 0, `signal ${signal}, stderr: ${app.out().stderr}`);
       assert.match(app.out().stdout, /app handled SIGTERM/);
       assert.ok(elapsed < 2500, `exited ${elapsed} ms after SIGTERM: process.exit() leaves no time for a flush`);
