@@ -6,8 +6,8 @@ const os = require('node:os');
 const path = require('node:path');
 const { monitorEventLoopDelay, performance } = require('node:perf_hooks');
 const { runChild, reportResult } = require('./lib/child');
-const { parseBenchArgs, writeJson } = require('./lib/cli');
-const { allocscopeRoot, environment, formatEnvironment } = require('./lib/env');
+const { parseBenchArgs, parseSkip, writeJson } = require('./lib/cli');
+const { allocscopeRoot, beginRun, endRun } = require('./lib/env');
 const { loadAllocscope } = require('./lib/profilers');
 const { summarize, median, quantile, mulberry32, shuffled, bootstrapDiffCI } = require('./lib/stats');
 const { formatTable, fmt, fmtBytes } = require('./lib/table');
@@ -464,10 +464,6 @@ function formatBenchmark(summary) {
   return lines.join('\n');
 }
 
-function parseList(value) {
-  return value === undefined ? [] : value.split(',').map((s) => s.trim()).filter(Boolean);
-}
-
 function positive(name, value, fallback) {
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -503,19 +499,15 @@ async function main() {
   }
   parseSize(heapInterval);
   parseSize(nativeInterval);
-  const skip = parseList(options.skip);
-  for (const s of skip) if (!CONFIG_NAMES.includes(s) && s !== 'breakdown') throw new Error(`--skip: unknown configuration ${s} (known: ${CONFIG_NAMES.join(', ')}, breakdown)`);
-  const env = environment();
-  console.log(formatEnvironment(env));
-  console.log(`load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')}`);
-  const started = Date.now();
+  const skip = parseSkip(options.skip, CONFIG_NAMES, ['breakdown']);
+  const run = beginRun();
   const summary = await runBenchmark({
     rounds: options.rounds, seed: options.seed, seconds, rate, skip,
     heapInterval, nativeInterval,
   });
   console.log(`\n${formatBenchmark(summary)}`);
-  console.log(`\ntotal ${((Date.now() - started) / 1000).toFixed(0)} s; load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')}`);
-  if (options.json) writeJson(options.json, { environment: env, seed: options.seed, summary });
+  endRun(run);
+  if (options.json) writeJson(options.json, { environment: run.env, seed: options.seed, summary });
 }
 
 module.exports = { runBenchmark, formatBenchmark };

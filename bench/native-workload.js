@@ -1,11 +1,10 @@
 // Measures what native heap profilers cost a Node workload that mallocs through Node itself (Buffers, zlib, crypto).
 'use strict';
 const crypto = require('node:crypto');
-const os = require('node:os');
 const zlib = require('node:zlib');
 const { runChild, reportResult } = require('./lib/child');
-const { parseBenchArgs, writeJson } = require('./lib/cli');
-const { environment, formatEnvironment } = require('./lib/env');
+const { parseBenchArgs, parseSkip, parsePositiveInt, writeJson } = require('./lib/cli');
+const { beginRun, endRun } = require('./lib/env');
 const { findPeers, formatPeers, peerSpec } = require('./lib/native-peers');
 const { loadAllocscope } = require('./lib/profilers');
 const { summarize, ratio, median, mulberry32, shuffled, bootstrapRatioCI, bootstrapPairedCI } = require('./lib/stats');
@@ -372,10 +371,6 @@ function formatPaired(summary) {
   ].join('\n');
 }
 
-function parseList(value) {
-  return value === undefined ? [] : value.split(',').map((s) => s.trim()).filter(Boolean);
-}
-
 async function main() {
   const options = parseBenchArgs(process.argv.slice(2), {
     usage: USAGE,
@@ -400,17 +395,9 @@ async function main() {
     runTrial(options.trial, units);
     return;
   }
-  const skip = parseList(options.skip);
-  for (const s of skip) {
-    if (!CONFIG_NAMES.includes(s) && s !== 'fresh' && s !== 'paired') throw new Error(`--skip: unknown configuration ${s} (known: ${CONFIG_NAMES.join(', ')}, fresh, paired)`);
-  }
-  let processes = options.quick ? 2 : PAIRED_PROCESSES;
-  if (options['paired-processes'] !== undefined) processes = Number(options['paired-processes']);
-  if (!Number.isInteger(processes) || processes < 1) throw new Error(`--paired-processes must be a positive integer, got ${options['paired-processes']}`);
-  const env = environment();
-  console.log(formatEnvironment(env));
-  console.log(`load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')}`);
-  const started = Date.now();
+  const skip = parseSkip(options.skip, CONFIG_NAMES, ['fresh', 'paired']);
+  const processes = parsePositiveInt('paired-processes', options['paired-processes'], options.quick ? 2 : PAIRED_PROCESSES);
+  const run = beginRun();
   let fresh;
   let paired;
   if (!skip.includes('fresh')) {
@@ -421,12 +408,8 @@ async function main() {
     paired = await runPaired({ processes, seed: options.seed });
     console.log(`\n${formatPaired(paired)}`);
   }
-  console.log(`\ntotal ${((Date.now() - started) / 1000).toFixed(0)} s; load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')}`);
-  const after = environment().build;
-  if (after.addonBuilt !== env.build.addonBuilt || after.distBuilt !== env.build.distBuilt) {
-    console.log(`WARNING: allocscope was rebuilt during the run (addon ${env.build.addonBuilt} -> ${after.addonBuilt}, dist/ ${env.build.distBuilt} -> ${after.distBuilt}): trials mix builds`);
-  }
-  if (options.json) writeJson(options.json, { environment: env, seed: options.seed, fresh, paired });
+  endRun(run);
+  if (options.json) writeJson(options.json, { environment: run.env, seed: options.seed, fresh, paired });
 }
 
 module.exports = { runFresh, formatFresh, runPaired, formatPaired, makeState, runUnits };

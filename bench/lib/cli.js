@@ -44,9 +44,31 @@ function parseBenchArgs(argv, { usage, defaultRounds, quickRounds, extra = {} })
   return { ...values, rounds, seed };
 }
 
+/** parseList splits a comma-separated flag; an absent flag gives `fallback`. */
+function parseList(value, fallback = []) {
+  return value === undefined ? fallback : value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** parseSkip reads --skip: names from `known` (configurations) or `parts` (whole parts of the benchmark). */
+function parseSkip(value, known, parts = []) {
+  const skip = parseList(value);
+  for (const s of skip) {
+    if (!known.includes(s) && !parts.includes(s)) throw new Error(`--skip: unknown configuration ${s} (known: ${[...known, ...parts].join(', ')})`);
+  }
+  return skip;
+}
+
+/** parsePositiveInt reads a whole number above 0 from a flag; an absent flag gives `fallback`. */
+function parsePositiveInt(name, value, fallback) {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new Error(`--${name} must be a positive integer, got ${value}`);
+  return number;
+}
+
 /** writeJson writes results for --json FILE (BigInts as strings). */
 function writeJson(file, value) {
   fs.writeFileSync(file, `${JSON.stringify(value, (_key, v) => (typeof v === 'bigint' ? String(v) : v), 2)}\n`);
 }
 
-module.exports = { parseBenchArgs, writeJson };
+module.exports = { parseBenchArgs, parseList, parseSkip, parsePositiveInt, writeJson };

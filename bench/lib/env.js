@@ -117,4 +117,23 @@ function formatEnvironment(env) {
   ].join('\n');
 }
 
-module.exports = { ROOT, allocscopeRoot, environment, formatEnvironment };
+const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(', ');
+
+/** beginRun prints the machine, the build and the load before a benchmark; pass what it returns to endRun. */
+function beginRun() {
+  const env = environment();
+  console.log(formatEnvironment(env));
+  console.log(`load average at start: ${loadAverage()}`);
+  return { env, started: Date.now() };
+}
+
+/** endRun prints the time taken and the load, and warns when allocscope was rebuilt during the run. */
+function endRun({ env, started }) {
+  console.log(`\ntotal ${((Date.now() - started) / 1000).toFixed(0)} s; load average at the end: ${loadAverage()}`);
+  const after = environment().build;
+  if (after.addonBuilt !== env.build.addonBuilt || after.distBuilt !== env.build.distBuilt) {
+    console.log(`WARNING: allocscope was rebuilt during the run (addon ${env.build.addonBuilt} -> ${after.addonBuilt}, dist/ ${env.build.distBuilt} -> ${after.distBuilt}): trials mix builds`);
+  }
+}
+
+module.exports = { ROOT, allocscopeRoot, environment, formatEnvironment, beginRun, endRun };
