@@ -3,11 +3,13 @@
 import { AllocscopeError } from '../errors';
 import { VERSION } from '../version';
 import type { Command } from './command';
+import { diff } from './commands/diff';
+import { convert } from './commands/convert';
 import { run } from './commands/run';
 import { top } from './commands/top';
 import { suggestion } from '../util/options';
 
-const COMMANDS: Command[] = [run, top];
+const COMMANDS: Command[] = [run, top, diff, convert];
 
 const HELP = `Usage: allocscope <command> [options]
 

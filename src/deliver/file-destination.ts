@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { PROFILE_FILE_PATTERN, profileFileName } from '../record/file-names';
 import { describeIoError } from '../util/io-errors';
 import { DeliveryError, type Destination } from './destination';
-import type { ProfilePayload } from './payload';
+import { profileKindOf, type ProfilePayload } from './payload';
 
 /** Retention: after each write, the oldest profiles go until at most this many files and bytes remain. */
 export interface Retention {
@@ -33,7 +33,7 @@ export function createFileDestination(id: string, dir: string, retention: Retent
   const sendSync = (payload: ProfilePayload): void => {
     const name = profileFileName({
       time: new Date(payload.endMs), pid: payload.pid, threadId: payload.threadId, sequence: payload.sequence,
-      kind: payload.heap === 'js' ? 'heap' : 'native',
+      kind: profileKindOf(payload.heap),
     });
     try {
       writeAtomically(path.join(dir, name), payload.bytes);

@@ -1,7 +1,14 @@
 // What one delivered profile carries: the gzipped pprof bytes and what names and labels it everywhere.
 
-/** Which heap a profile shows; `js` is the V8 heap (profile files call it `heap`). */
-export type HeapKind = 'js' | 'native';
+import type { ProfileKind } from '../record/file-names';
+
+/** Which heap a profile shows (`js` is the V8 heap), or `handles`: the active handles and requests by type. */
+export type HeapKind = 'js' | 'native' | 'handles';
+
+/** profileKindOf: how file names and object keys call a kind (`heap` for the JS heap, as `allocscope run` names files). */
+export function profileKindOf(heap: HeapKind): ProfileKind {
+  return heap === 'js' ? 'heap' : heap;
+}
 
 export interface ProfilePayload {
   /** The service the profiles belong to (ALLOCSCOPE_SERVICE, else package.json's name, else the script's). */

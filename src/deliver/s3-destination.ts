@@ -1,7 +1,7 @@
 // Delivers profiles as objects in an S3 bucket (or an S3-compatible store), one PutObject per profile.
 import type { PutObjectCommand, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { DeliveryError, retryableStatus, type Destination } from './destination';
-import type { ProfilePayload } from './payload';
+import { profileKindOf, type ProfilePayload } from './payload';
 
 /** Where an `s3://bucket/prefix` destination puts objects; `prefix` has no slash at either end and may be empty. */
 export interface S3Location {
@@ -29,7 +29,7 @@ export function parseS3Url(url: string): S3Location {
 }
 
 /**
- * s3ObjectKey names a payload's object: `<prefix>/<service>/<heap|native>/<yyyy>/<mm>/<dd>/<time>-<host>-<pid>-<seq>.pb.gz`,
+ * s3ObjectKey names a payload's object: `<prefix>/<service>/<heap|native|handles>/<yyyy>/<mm>/<dd>/<time>-<host>-<pid>-<seq>.pb.gz`,
  * dated by the end of the period in UTC, so a day's profiles of one service list together and sort by time.
  */
 export function s3ObjectKey(prefix: string, payload: ProfilePayload): string {
@@ -38,13 +38,8 @@ export function s3ObjectKey(prefix: string, payload: ProfilePayload): string {
   const thread = payload.threadId === 0 ? '' : `-w${payload.threadId}`;
   const sequence = String(payload.sequence).padStart(4, '0');
   const file = `${end.replace(/:/g, '-')}-${keySegment(payload.host)}-${payload.pid}${thread}-${sequence}.pb.gz`;
-  const segments = [keySegment(payload.service), heapSegment(payload), year, month, day, file];
+  const segments = [keySegment(payload.service), profileKindOf(payload.heap), year, month, day, file];
   return (prefix === '' ? segments : [prefix, ...segments]).join('/');
-}
-
-/** The kind segment: `heap` for the V8 heap, as profile files name it. */
-function heapSegment(payload: ProfilePayload): string {
-  return payload.heap === 'js' ? 'heap' : 'native';
 }
 
 /** keySegment keeps a name to one path segment: a `/` in a service or host name would add levels to the key. */

@@ -1,7 +1,7 @@
 // Names of written profiles: they sort by time, and carry the pid, the thread and a sequence number.
 
-/** ProfileKind is the part of the name before `.pb.gz`: which heap the profile shows. */
-export type ProfileKind = 'heap' | 'native';
+/** ProfileKind is the part of the name before `.pb.gz`: which heap the profile shows, or the handle counts. */
+export type ProfileKind = 'heap' | 'native' | 'handles';
 
 export interface ProfileFileNameParts {
   time: Date;
@@ -24,4 +24,4 @@ export function profileFileName(parts: ProfileFileNameParts): string {
 }
 
 /** PROFILE_FILE_PATTERN matches names made by {@link profileFileName}. */
-export const PROFILE_FILE_PATTERN = /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z-pid\d+(-w\d+)?-\d{4,}\.(heap|native)\.pb\.gz$/;
+export const PROFILE_FILE_PATTERN = /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z-pid\d+(-w\d+)?-\d{4,}\.(heap|native|handles)\.pb\.gz$/;

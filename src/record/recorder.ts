@@ -16,6 +16,7 @@ import { addon } from '../native/bindings';
 import { native } from '../native-heap/native-profiler';
 import type { NativeProfilerOptions } from '../native-heap/options';
 import { onFinalExit } from './exit-hooks';
+import { handlesProfile } from './handles-profile';
 import { registerMetrics } from './metrics';
 
 export interface RecorderOptions {
@@ -40,6 +41,8 @@ export interface RecorderOptions {
   /** Where problems are reported; the recorder never throws into the application after start. */
   report: (message: string) => void;
 }
+
+const KIND_NAMES: Record<HeapKind, string> = { js: 'JS heap', native: 'native', handles: 'handles' };
 
 /** Period numbers and times a profile pair shares. */
 interface Period {
@@ -73,7 +76,7 @@ export class Recorder {
   private readonly pending: { kind: HeapKind; period: Period; profile: Profile }[] = [];
   private delivery: DeliveryQueue | undefined;
   /** The last profiles' in-use totals, for metrics. */
-  readonly lastInuseBytes: Record<HeapKind, number | undefined> = { js: undefined, native: undefined };
+  readonly lastInuseBytes: Partial<Record<HeapKind, number>> = {};
 
   constructor(private readonly options: RecorderOptions) {}
 
@@ -108,6 +111,8 @@ export class Recorder {
     }
     if (this.kinds.length === 0) return;
     if (this.options.periodSeconds !== undefined) {
+      // Periodic collections also count handles: growth is visible only across periods.
+      this.kinds.push('handles');
       this.timer = setInterval(() => void this.collectPeriodic(), this.options.periodSeconds * 1000);
       this.timer.unref();
     }
@@ -157,7 +162,7 @@ export class Recorder {
     const period = this.nextPeriod();
     if (final && !this.kinds.includes('js')) addon().collectGarbage();
     for (const kind of this.kinds) {
-      const profile = this.takeReported(kind, final);
+      const profile = this.takeReported(kind, final, period);
       if (profile !== undefined) this.delivery?.enqueue(this.payload(kind, period, encode(profile)));
     }
   }
@@ -177,7 +182,7 @@ export class Recorder {
       if (this.finished) return;
       const period = this.nextPeriod();
       for (const kind of this.kinds) {
-        const profile = this.takeReported(kind, false);
+        const profile = this.takeReported(kind, false, period);
         if (profile !== undefined) this.pending.push({ kind, period, profile });
       }
       while (this.pending.length > 0) {
@@ -219,20 +224,28 @@ export class Recorder {
   }
 
   /** takeReported takes a profile (the native one made per period); a failure is reported, not thrown. */
-  private takeReported(kind: HeapKind, collectGarbage: boolean): Profile | undefined {
+  private takeReported(kind: HeapKind, collectGarbage: boolean, period: Period): Profile | undefined {
     try {
-      const profile = this.take(kind, collectGarbage);
+      const profile = this.take(kind, collectGarbage, period);
       this.lastInuseBytes[kind] = inuseBytes(profile);
       return profile;
     } catch (error) {
-      this.options.report(`could not take a ${kind === 'js' ? 'JS heap' : 'native'} profile: ${(error as Error).message}`);
+      this.options.report(`could not take a ${KIND_NAMES[kind]} profile: ${(error as Error).message}`);
       return undefined;
     }
   }
 
-  private take(kind: HeapKind, collectGarbage: boolean): Profile {
-    return kind === 'js' ? heap.profile({ collectGarbage }) : this.allocDelta.apply(native.profile());
+  private take(kind: HeapKind, collectGarbage: boolean, period: Period): Profile {
+    switch (kind) {
+      case 'js':
+        return heap.profile({ collectGarbage });
+      case 'native':
+        return this.allocDelta.apply(native.profile());
+      case 'handles':
+        return handlesProfile(period.startMs, period.endMs);
+    }
   }
+
 }
 
 function inuseBytes(profile: Profile): number {

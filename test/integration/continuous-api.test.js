@@ -25,7 +25,11 @@ describe('startContinuous', () => {
     const natives = profilesOf(dir, 'native');
     // ~3 periods in 1.6 s, one pair at flush() and one at stop().
     assert.ok(heaps.length >= 4 && heaps.length === natives.length, `${heaps.length} heap, ${natives.length} native profiles`);
-    assert.equal(counters.delivered, heaps.length + natives.length);
+    const handles = profilesOf(dir, 'handles');
+    assert.equal(handles.length, heaps.length, 'a handle count beside each pair');
+    assert.equal(counters.delivered, heaps.length + natives.length + handles.length);
+    const timers = readProfile(handles[0]).samples.find((s) => s.locations[0].lines[0].function.name === 'Timeout');
+    assert.ok(timers !== undefined && timers.values[0] >= 1, 'the fixture\'s setInterval shows as an active Timeout');
     assert.deepEqual(counters.dropped, { rejected: 0, 'queue-full': 0, 'spool-full': 0, exit: 0 });
     assert.ok(metrics.allocscope_native_inuse_bytes > 1024 * 1024, `native in use ${metrics.allocscope_native_inuse_bytes}`);
     assert.ok(metrics.allocscope_js_heap_inuse_bytes > 0);

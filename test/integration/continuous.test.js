@@ -126,9 +126,9 @@ describe('continuous profiling with -r allocscope/register', { timeout: 120_000 
 
     const pid = app.child.pid;
     const host = os.hostname().replace(/[/\\\x00-\x1f\x7f]/g, '-').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    const keyPattern = new RegExp(`^team/${SERVICE}/(heap|native)/(\\d{4})/(\\d\\d)/(\\d\\d)/((\\d{4})-(\\d\\d)-(\\d\\d)T\\d\\d-\\d\\d-\\d\\d\\.\\d{3}Z)-${host}-${pid}-(\\d{4})\\.pb\\.gz$`);
+    const keyPattern = new RegExp(`^team/${SERVICE}/(heap|native|handles)/(\\d{4})/(\\d\\d)/(\\d\\d)/((\\d{4})-(\\d\\d)-(\\d\\d)T\\d\\d-\\d\\d-\\d\\d\\.\\d{3}Z)-${host}-${pid}-(\\d{4})\\.pb\\.gz$`);
     const objects = await s3.listObjects('profiles');
-    const byKind = { heap: [], native: [] };
+    const byKind = { heap: [], native: [], handles: [] };
     for (const object of objects) {
       const match = keyPattern.exec(object.key);
       assert.ok(match, `unexpected key ${object.key}`);
@@ -138,14 +138,15 @@ describe('continuous profiling with -r allocscope/register', { timeout: 120_000 
       assert.equal(object.metadata.env, 'test');
       assert.equal(object.metadata.region, 'eu-1');
       assert.equal(object.metadata.service, SERVICE);
-      assert.equal(object.metadata.heap, kind === 'heap' ? 'js' : 'native');
+      assert.equal(object.metadata.heap, kind === 'heap' ? 'js' : kind);
       assert.equal(object.metadata.pid, String(pid));
       byKind[kind].push({ ...object, sequence: Number(sequence), startMs: Date.parse(object.metadata.start), endMs: Date.parse(object.metadata.end) });
     }
     for (const list of Object.values(byKind)) list.sort((a, b) => a.sequence - b.sequence);
-    const { heap, native } = byKind;
+    const { heap, native, handles } = byKind;
     assert.ok(heap.length >= 3, `${heap.length} heap objects`);
     assert.equal(native.length, heap.length, 'as many native objects as heap objects');
+    assert.equal(handles.length, heap.length, 'and a handle count beside each pair');
     // Every period once: sequences 1..N without gap or repeat, each period starting where the last ended.
     assert.deepEqual(heap.map((o) => o.sequence), oneTo(heap.length));
     assert.deepEqual(native.map((o) => o.sequence), oneTo(native.length));
@@ -210,9 +211,9 @@ describe('continuous profiling with -r allocscope/register', { timeout: 120_000 
     assert.match(stderr, /HTTP 503/);
     assert.match(stderr, /no answer within the time limit/);
 
-    const delivered = { js: [], native: [] };
+    const delivered = { js: [], native: [], handles: [] };
     server.requests.forEach((request, index) => {
-      const match = new RegExp(`^${SERVICE}\\{__delta__=false,heap=(js|native),env=test\\}$`).exec(request.query.name);
+      const match = new RegExp(`^${SERVICE}\\{__delta__=false,heap=(js|native|handles),env=test\\}$`).exec(request.query.name);
       assert.ok(match, `request ${index}: name ${request.query.name}`);
       assert.equal(request.query.format, 'pprof');
       assert.ok(Number(request.query.until) > Number(request.query.from), `request ${index}: from < until`);
@@ -223,12 +224,13 @@ describe('continuous profiling with -r allocscope/register', { timeout: 120_000 
       assert.equal(new Set(hashes).size, hashes.length, `no ${kind} profile answered 200 twice`);
     }
     // Whatever was tried and failed was delivered later.
-    const deliveredHashes = new Set([...delivered.js, ...delivered.native].map((r) => sha256(r.body)));
+    const deliveredHashes = new Set(Object.values(delivered).flat().map((r) => sha256(r.body)));
     server.requests.forEach((request, index) => {
       assert.ok(deliveredHashes.has(sha256(request.body)), `request ${index} (answered ${answers[index]}) was delivered at last`);
     });
     assert.ok(delivered.js.length >= 3, `${delivered.js.length} JS heap profiles`);
     assert.equal(delivered.native.length, delivered.js.length, 'as many native profiles as JS heap profiles');
+    assert.equal(delivered.handles.length, delivered.js.length, 'and handle counts');
     const natives = delivered.native.map((r) => decode(r.body));
     for (const profile of natives) assert.ok(profile.comments.some((c) => PER_PERIOD_COMMENT.test(c)));
     assertPeriodCount(delivered.native.length, assertNativeChain(natives), 'native');
@@ -356,8 +358,9 @@ function assertLastProfilesSpooled(spool, pid, termAt) {
   const js = sequencesOf(entries, 'js');
   assert.deepEqual(js, oneTo(js.length), 'every JS heap profile is spooled');
   assert.deepEqual(sequencesOf(entries, 'native'), js, 'and every native one');
+  assert.deepEqual(sequencesOf(entries, 'handles'), js, 'and every handle count');
   const last = entries.filter((e) => e.header.sequence === js.length);
-  assert.equal(last.length, 2);
+  assert.equal(last.length, 3);
   for (const entry of last) {
     assert.ok(entry.header.endMs >= termAt - 50, `${entry.name}: the last profile was taken at the signal`);
     assert.ok(decode(entry.bytes).samples !== undefined);
