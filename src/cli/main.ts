@@ -5,11 +5,12 @@ import { VERSION } from '../version';
 import type { Command } from './command';
 import { diff } from './commands/diff';
 import { convert } from './commands/convert';
+import { leaks } from './commands/leaks';
 import { run } from './commands/run';
 import { top } from './commands/top';
 import { suggestion } from '../util/options';
 
-const COMMANDS: Command[] = [run, top, diff, convert];
+const COMMANDS: Command[] = [run, top, diff, leaks, convert];
 
 const HELP = `Usage: allocscope <command> [options]
 

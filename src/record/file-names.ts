@@ -25,3 +25,17 @@ export function profileFileName(parts: ProfileFileNameParts): string {
 
 /** PROFILE_FILE_PATTERN matches names made by {@link profileFileName}. */
 export const PROFILE_FILE_PATTERN = /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z-pid\d+(-w\d+)?-\d{4,}\.(heap|native|handles)\.pb\.gz$/;
+
+/** parseProfileFileName reads back the parts of a name made by {@link profileFileName}; undefined for other names. */
+export function parseProfileFileName(name: string): ProfileFileNameParts | undefined {
+  const match = /^(\d{4}-\d\d-\d\dT\d\d)-(\d\d)-(\d\d\.\d{3}Z)-pid(\d+)(?:-w(\d+))?-(\d{4,})\.(heap|native|handles)\.pb\.gz$/.exec(name);
+  if (match === null) return undefined;
+  const [, hour, minutes, seconds, pid, thread, sequence, kind] = match as unknown as [string, string, string, string, string, string | undefined, string, ProfileKind];
+  return {
+    time: new Date(`${hour}:${minutes}:${seconds}`),
+    pid: Number(pid),
+    threadId: thread === undefined ? 0 : Number(thread),
+    sequence: Number(sequence),
+    kind,
+  };
+}

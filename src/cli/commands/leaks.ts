@@ -1,0 +1,107 @@
+// `allocscope leaks`: from a series of periodic profiles, the sites whose in-use memory (or handle count) keeps growing.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from '../command';
+import { parseOptions, usageError } from '../args';
+import { readProfileFile } from '../read-profile';
+import { AllocscopeError } from '../../errors';
+import { parseProfileFileName, type ProfileFileNameParts } from '../../record/file-names';
+import { type LeakSuspect, leakSuspects, MIN_POINTS, rankSuspects } from '../../report/leaks';
+import { formatValue } from '../../report/format-value';
+import { describeIoError } from '../../util/io-errors';
+
+const OPTIONS = {
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+interface NamedFile {
+  file: string;
+  parts: ProfileFileNameParts;
+}
+
+/** profileFiles lists the profiles of the arguments: every profile in a directory, or the files given. */
+function profileFiles(args: string[]): NamedFile[] {
+  const files: NamedFile[] = [];
+  for (const arg of args) {
+    let names: string[];
+    try {
+      names = fs.statSync(arg).isDirectory() ? fs.readdirSync(arg).map((n) => path.join(arg, n)) : [arg];
+    } catch (error) {
+      throw new AllocscopeError('ERR_IO', `${arg}: ${describeIoError(error)}`, { cause: error });
+    }
+    const isDirectory = names.length !== 1 || names[0] !== arg;
+    for (const file of names) {
+      const parts = parseProfileFileName(path.basename(file));
+      if (parts !== undefined) files.push({ file, parts });
+      else if (!isDirectory) throw usageError('leaks', `${file}: not named as allocscope names profiles (<time>-pid<pid>-<seq>.<kind>.pb.gz); the time in the name orders the series`);
+    }
+  }
+  return files;
+}
+
+function formatSuspects(suspects: LeakSuspect[]): string {
+  const rows = suspects.map((s) => [
+    s.kind, s.site, s.file === '' ? '' : `${s.file}:${s.line}`, `+${formatValue(s.growth, s.unit)}`,
+    `+${formatValue(Math.round(s.slopePerMinute), s.unit)}/min`, `${Math.round(100 * s.share)}%`, s.confidence.toFixed(2), `pid ${s.pid}${s.threadId === 0 ? '' : ` w${s.threadId}`}`,
+  ]);
+  const header = ['kind', 'site', 'where', 'growth', 'slope', 'share', 'confidence', 'process'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export const leaks: Command = {
+  name: 'leaks',
+  summary: 'rank the sites whose memory keeps growing across periodic profiles',
+  help: `Usage: allocscope leaks DIR|FILES... [--json]
+
+Reads a series of periodic profiles (allocscope run --every S writes them; JS heap, native and
+handle counts) and ranks the allocation sites, and the handle types, whose in-use memory or count
+keeps growing: a steady rise after the warm-up (the first quarter of the series is left out), not
+noise, not churn that is freed. A site is the innermost frame in the application's own code.
+Each suspect shows its growth over the series, its slope per minute, its share of the growth and a
+confidence from 0 to 1. Needs at least ${MIN_POINTS} profiles of a kind from one process.
+
+Options:
+  --json      print an array of suspects: { kind, site, file, line, growth, slopePerMinute,
+              share, confidence, unit, pid, threadId, points }
+  -h, --help  show this help
+
+Example:
+  allocscope run --every 60 -- node server.js
+  allocscope leaks allocscope-profiles
+`,
+  async run(args) {
+    const { values, positionals } = parseOptions('leaks', args, OPTIONS);
+    if (values.help) {
+      process.stdout.write(this.help);
+      return 0;
+    }
+    if (positionals.length === 0) throw usageError('leaks', 'expected a directory of profiles or profile files');
+    const series = new Map<string, NamedFile[]>();
+    for (const named of profileFiles(positionals)) {
+      const key = `${named.parts.pid}/${named.parts.threadId}/${named.parts.kind}`;
+      series.set(key, [...(series.get(key) ?? []), named]);
+    }
+    const suspects: LeakSuspect[] = [];
+    let longest = 0;
+    for (const files of series.values()) {
+      files.sort((a, b) => a.parts.time.getTime() - b.parts.time.getTime() || a.parts.sequence - b.parts.sequence);
+      longest = Math.max(longest, files.length);
+      if (files.length < MIN_POINTS) continue;
+      const { kind, pid, threadId } = (files[0] as NamedFile).parts;
+      const points = files.map((f) => ({ timeMs: f.parts.time.getTime(), profile: readProfileFile(f.file) }));
+      suspects.push(...leakSuspects(kind, points, { pid, threadId }));
+    }
+    const ranked = rankSuspects(suspects);
+    if (longest < MIN_POINTS) {
+      process.stderr.write(`allocscope: not enough data: the longest series has ${longest} profile${longest === 1 ? '' : 's'}; leaks needs at least ${MIN_POINTS} periodic profiles of a kind from one process (allocscope run --every SECONDS)\n`);
+    }
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(ranked, null, 2)}\n`);
+    } else if (longest >= MIN_POINTS) {
+      process.stdout.write(ranked.length === 0 ? 'no leak suspects: nothing grew steadily after the warm-up\n' : formatSuspects(ranked));
+    }
+    return 0;
+  },
+};
