@@ -143,7 +143,7 @@ export function formatDiff(rows: readonly DiffRow[], sampleType: ValueType, coun
   const growth = rows.reduce((sum, row) => sum + row.delta, 0);
   const lines = [`Type: ${sampleType.type}; total growth ${sizeDelta(growth)} (${size(newTotal - growth)} -> ${size(newTotal)})`];
   const shown = rows.slice(0, nodes);
-  if (shown.length < rows.length) lines.push(`Showing the ${shown.length} fastest-growing sites out of ${rows.length}`);
+  if (shown.length < rows.length) lines.push(`Showing the first ${shown.length} of ${rows.length} sites`);
   const places = shown.map((row) => placeOf(row.site));
   const sizes = shown.map((row) => `size=${size(row.value)} (${sizeDelta(row.delta)})`);
   const placeWidth = Math.max(0, ...places.map((p) => p.length));

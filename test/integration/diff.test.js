@@ -7,7 +7,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { FIXTURES, tempDir, runCli, profilesIn, readProfile } = require('../support/cli');
 const { missingTool } = require('../support/tools');
-const { header, nodeMapping } = require('../support/profiles');
+const { header, nodeMapping, buildRichProfile } = require('../support/profiles');
 const { encode, decode } = require('../../dist/index.js');
 const { ProfileBuilder } = require('../../dist/model/builder');
 const { diffSites, diffProfile } = require('../../dist/report/diff');
@@ -211,6 +211,19 @@ describe('diffSites and diffProfile on built profiles', () => {
     assert.deepEqual(net, { grows: 900, gone: -200 });
     assert.equal(profile.functions.filter((f) => f.name === 'grows').length, 1, 'one function for both profiles');
     assert.equal(profile.mappings.length, 1, 'one mapping for both profiles');
+  });
+
+  it('diffProfile keeps native addresses, folded and inlined locations, and negates BASE exactly', () => {
+    const rich = buildRichProfile();
+    const profile = decode(encode(diffProfile(rich, rich)));
+    const shape = (p) => p.locations.map((l) => [l.address, l.isFolded, l.mapping?.file, l.lines.map((x) => `${x.function.name}:${x.line}`)]).sort();
+    assert.deepEqual(shape(profile), shape(rich));
+    const half = profile.samples.length / 2;
+    assert.equal(half, rich.samples.length);
+    profile.samples.slice(half).forEach((sample, i) => {
+      assert.deepEqual(sample.values, rich.samples[i].values.map((v) => -v));
+      assert.deepEqual(sample.labels.at(-1), { key: 'pprof::base', str: 'true' });
+    });
   });
 
   it('refuses profiles of different kinds with ERR_USAGE', () => {

@@ -49,6 +49,17 @@ describe('allocscope leaks', () => {
     assert.ok(timers.confidence > 0.9);
   });
 
+  it('allocscope diff between an early and a late profile of the run ranks a leaking site first', () => {
+    for (const kind of ['native', 'heap']) {
+      const files = fs.readdirSync(dir).filter((n) => n.endsWith(`.${kind}.pb.gz`)).sort();
+      const diff = runCli(['diff', '--json', path.join(dir, files[2]), path.join(dir, files.at(-2))]);
+      assert.equal(diff.status, 0, diff.stderr);
+      const [first] = JSON.parse(diff.stdout);
+      assert.ok(LEAKS.includes(first.function), `${kind}: ${first.function} ranks first`);
+      assert.ok(first.sizeDelta > 0);
+    }
+  });
+
   it('prints a table by default', () => {
     const table = runCli(['leaks', dir]);
     assert.equal(table.status, 0, table.stderr);
