@@ -5,17 +5,8 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const zlib = require('node:zlib');
-const { tempDir, runCli } = require('../support/cli');
+const { tempDir, runCli, assertOneLineError } = require('../support/cli');
 const { heap, encode } = require('../../dist/index.js');
-
-/** assertOneLineError checks the exit code and that stderr is exactly one `allocscope: ...` line. */
-function assertOneLineError(result, status, pattern) {
-  assert.equal(result.status, status, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
-  const lines = result.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `expected one line, got:\n${result.stderr}`);
-  assert.match(lines[0], pattern);
-  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
-}
 
 function assertUsageError(result, pattern) {
   assert.equal(result.status, 2, result.stderr);

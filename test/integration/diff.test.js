@@ -5,7 +5,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const { FIXTURES, tempDir, runCli, profilesIn, readProfile } = require('../support/cli');
+const { FIXTURES, tempDir, runCli, profilesIn, readProfile, assertOneLineError } = require('../support/cli');
 const { missingTool } = require('../support/tools');
 const { header, nodeMapping, buildRichProfile } = require('../support/profiles');
 const { encode, decode } = require('../../dist/index.js');
@@ -19,15 +19,6 @@ function pprof(args, cwd) {
   // An empty PPROF_TMPDIR/HOME keeps pprof from writing into the user's ~/pprof.
   const home = tempDir('allocscope-pprof-home-');
   return spawnSync('go', ['tool', 'pprof', ...args], { cwd, encoding: 'utf8', env: { ...process.env, HOME: home, PPROF_TMPDIR: home } });
-}
-
-/** assertOneLineError checks the exit code and that stderr is exactly one `allocscope: ...` line. */
-function assertOneLineError(result, status, pattern) {
-  assert.equal(result.status, status, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
-  const lines = result.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `expected one line, got:\n${result.stderr}`);
-  assert.match(lines[0], pattern);
-  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
 }
 
 /** siteLines: the table's rows (after the header lines), as [function, the rest]. */

@@ -1,5 +1,6 @@
 // Test helpers: run the built CLI, make temporary directories, and read profiles the way users do.
 'use strict';
+const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -70,4 +71,13 @@ function readProfile(file) {
   return decode(fs.readFileSync(file));
 }
 
-module.exports = { ROOT, CLI, FIXTURES, tempDir, runCli, startCli, runLeakAndChurn, profilesIn, sharesOf, readProfile };
+/** assertOneLineError checks the exit code and that stderr is exactly one `allocscope: ...` line. */
+function assertOneLineError(result, status, pattern) {
+  assert.equal(result.status, status, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
+  const lines = result.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `expected one line, got:\n${result.stderr}`);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+}
+
+module.exports = { ROOT, CLI, FIXTURES, tempDir, runCli, startCli, runLeakAndChurn, profilesIn, sharesOf, readProfile, assertOneLineError };
