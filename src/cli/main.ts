@@ -17,7 +17,7 @@ const HELP = `Usage: allocscope <command> [options]
 Sampling allocation profiler for Node.js; writes pprof profiles.
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(8)}${c.summary}`).join('\n')}
+${COMMANDS.map((c) => `  ${c.name.padEnd(10)}${c.summary}`).join('\n')}
 
 Run 'allocscope <command> --help' for a command's options.
 Options: -h, --help  show this help;  -v, --version  print the version
