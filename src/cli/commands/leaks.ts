@@ -1,44 +1,15 @@
 // `allocscope leaks`: from a series of periodic profiles, the sites whose in-use memory (or handle count) keeps growing.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Command } from '../command';
 import { parseOptions, usageError } from '../args';
 import { readProfileFile } from '../read-profile';
-import { AllocscopeError } from '../../errors';
-import { parseProfileFileName, type ProfileFileNameParts } from '../../record/file-names';
 import { type LeakSuspect, leakSuspects, MIN_POINTS, rankSuspects } from '../../report/leaks';
 import { formatValue } from '../../report/format-value';
-import { describeIoError } from '../../util/io-errors';
+import { findSeries } from '../../report/series';
 
 const OPTIONS = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-interface NamedFile {
-  file: string;
-  parts: ProfileFileNameParts;
-}
-
-/** profileFiles lists the profiles of the arguments: every profile in a directory, or the files given. */
-function profileFiles(args: string[]): NamedFile[] {
-  const files: NamedFile[] = [];
-  for (const arg of args) {
-    let names: string[];
-    try {
-      names = fs.statSync(arg).isDirectory() ? fs.readdirSync(arg).map((n) => path.join(arg, n)) : [arg];
-    } catch (error) {
-      throw new AllocscopeError('ERR_IO', `${arg}: ${describeIoError(error)}`, { cause: error });
-    }
-    const isDirectory = names.length !== 1 || names[0] !== arg;
-    for (const file of names) {
-      const parts = parseProfileFileName(path.basename(file));
-      if (parts !== undefined) files.push({ file, parts });
-      else if (!isDirectory) throw usageError('leaks', `${file}: not named as allocscope names profiles (<time>-pid<pid>-<seq>.<kind>.pb.gz); the time in the name orders the series`);
-    }
-  }
-  return files;
-}
 
 function formatSuspects(suspects: LeakSuspect[]): string {
   const rows = suspects.map((s) => [
@@ -78,18 +49,11 @@ Example:
       return 0;
     }
     if (positionals.length === 0) throw usageError('leaks', 'expected a directory of profiles or profile files');
-    const series = new Map<string, NamedFile[]>();
-    for (const named of profileFiles(positionals)) {
-      const key = `${named.parts.pid}/${named.parts.threadId}/${named.parts.kind}`;
-      series.set(key, [...(series.get(key) ?? []), named]);
-    }
     const suspects: LeakSuspect[] = [];
     let longest = 0;
-    for (const files of series.values()) {
-      files.sort((a, b) => a.parts.time.getTime() - b.parts.time.getTime() || a.parts.sequence - b.parts.sequence);
+    for (const { kind, pid, threadId, files } of findSeries(positionals, 'leaks')) {
       longest = Math.max(longest, files.length);
       if (files.length < MIN_POINTS) continue;
-      const { kind, pid, threadId } = (files[0] as NamedFile).parts;
       const points = files.map((f) => ({ timeMs: f.parts.time.getTime(), profile: readProfileFile(f.file) }));
       suspects.push(...leakSuspects(kind, points, { pid, threadId }));
     }
