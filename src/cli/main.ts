@@ -6,11 +6,12 @@ import type { Command } from './command';
 import { diff } from './commands/diff';
 import { convert } from './commands/convert';
 import { leaks } from './commands/leaks';
+import { view } from './commands/view';
 import { run } from './commands/run';
 import { top } from './commands/top';
 import { suggestion } from '../util/options';
 
-const COMMANDS: Command[] = [run, top, diff, leaks, convert];
+const COMMANDS: Command[] = [run, top, diff, leaks, convert, view];
 
 const HELP = `Usage: allocscope <command> [options]
 

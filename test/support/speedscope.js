@@ -12,6 +12,12 @@ const CHROMIUM_ARGS = [
   '--disable-component-update', '--disable-sync',
 ];
 
+/** launchChromium starts headless Debian Chromium through playwright-core (close it when done). */
+function launchChromium() {
+  const { chromium } = require('playwright-core');
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
+
 /** serve answers Speedscope's own files from its release folder and /profile/<i> with files[i]. */
 function serve(files) {
   const server = http.createServer((request, response) => {
@@ -37,10 +43,9 @@ function serve(files) {
  * Speedscope said it used, and `sandwich` the text of its Sandwich table (function names with totals).
  */
 async function openInSpeedscope(files) {
-  const { chromium } = require('playwright-core');
   const server = await serve(files);
   const origin = `http://127.0.0.1:${server.address().port}`;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   const results = [];
   try {
     for (const [index, file] of files.entries()) {
@@ -78,4 +83,4 @@ async function openInSpeedscope(files) {
   return results;
 }
 
-module.exports = { openInSpeedscope, CHROMIUM };
+module.exports = { openInSpeedscope, launchChromium, CHROMIUM };
