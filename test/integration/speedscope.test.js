@@ -1,4 +1,4 @@
-// Every profile `allocscope run` writes (JS heap, native, main thread and worker) opens in Speedscope in headless Chromium.
+// Every profile allocscope writes (run's JS heap, native and handles profiles, main thread and worker; diff -o) opens in Speedscope in headless Chromium.
 'use strict';
 const { describe, it, before } = require('node:test');
 const assert = require('node:assert/strict');
@@ -12,6 +12,8 @@ const { buildFakeav } = require('../fixtures/native-leak/build');
 describe('Speedscope opens allocscope profiles', () => {
   let heapFiles;
   let nativeFiles;
+  let handlesFiles;
+  let diffFile;
   before(() => {
     const dir = tempDir();
     runLeakAndChurn(dir);
@@ -24,6 +26,16 @@ describe('Speedscope opens allocscope profiles', () => {
     const named = (suffix) => fs.readdirSync(dir).filter((name) => name.endsWith(suffix)).sort().map((name) => path.join(dir, name));
     heapFiles = named('.heap.pb.gz');
     nativeFiles = named('.native.pb.gz');
+    // Periodic runs also write handle counts; diff -o writes a diff profile (negative values).
+    const periodic = tempDir();
+    const timers = runCli(['run', '--out', periodic, '--every', '0.3', '--', process.execPath, '-e',
+      'const k = []; const t = setInterval(() => { k.push(Buffer.alloc(1 << 16)); setTimeout(() => {}, 60_000); }, 20); setTimeout(() => process.exit(0), 1200);']);
+    assert.equal(timers.status, 0, timers.stderr);
+    handlesFiles = fs.readdirSync(periodic).filter((n) => n.endsWith('.handles.pb.gz')).sort().map((n) => path.join(periodic, n));
+    const natives = fs.readdirSync(periodic).filter((n) => n.endsWith('.native.pb.gz')).sort().map((n) => path.join(periodic, n));
+    diffFile = path.join(periodic, 'growth.diff.pb.gz');
+    const diff = runCli(['diff', natives[0], natives.at(-1), '-o', diffFile]);
+    assert.equal(diff.status, 0, diff.stderr);
   });
 
   it('loads every heap and native profile, with readable function names and byte totals', async (t) => {
@@ -46,6 +58,16 @@ describe('Speedscope opens allocscope profiles', () => {
     assert.match(leaking[0].sandwich, /\d+(\.\d+)? MB \(\d+(\.\d+)?%\)\s+[^\n]*\s+fakeav_malloc/, 'MBs under the allocator of the leak');
     assert.match(leaking[0].sandwich, /\(anonymous namespace\)::Reconnect|Reconnect\(/, 'the addon\'s C++ caller, demangled');
     assert.match(leaking[0].sandwich, /streamThatLeaks/, 'the JS function above them: a mixed stack');
+  });
+
+  it('loads the handle counts of periodic profiles and a diff profile', async (t) => {
+    if (missingTool(t, CHROMIUM, ['--version'])) return;
+    assert.ok(handlesFiles.length >= 3, `handles profiles: ${handlesFiles.length}`);
+    const results = await openInSpeedscope([handlesFiles.at(-2), diffFile]);
+    for (const result of results) {
+      assert.ok(result.loaded, `${path.basename(result.file)}: title "${result.title}", alerts ${JSON.stringify(result.alerts)}, errors ${JSON.stringify(result.errors)}`);
+    }
+    assert.match(results[0].sandwich, /Timeout/, 'the timers by their resource type');
   });
 
   it('reports a file Speedscope cannot read as not loaded (the check can fail)', async (t) => {
