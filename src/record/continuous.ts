@@ -31,6 +31,8 @@ export interface ContinuousOptions {
   flushTimeoutSeconds?: number;
   /** One request's time limit (default 10 s). */
   uploadTimeoutSeconds?: number;
+  /** Keep the creation stack of every live async resource (timers, sockets) for the handles profile (default false: it costs a stack capture per resource). */
+  handleStacks?: boolean;
   /** Where delivery problems are reported (default: one line on stderr each). */
   report?: (message: string) => void;
 }
@@ -66,6 +68,7 @@ export function startContinuous(options: ContinuousOptions): ContinuousHandle {
     spool,
     flushTimeoutMs: 1000 * (options.flushTimeoutSeconds ?? DEFAULT_FLUSH_TIMEOUT_SECONDS),
     requestTimeoutMs: 1000 * (options.uploadTimeoutSeconds ?? DEFAULT_UPLOAD_TIMEOUT_SECONDS),
+    handleStacks: options.handleStacks ?? false,
     report: options.report ?? ((message) => process.stderr.write(`allocscope: ${message}\n`)),
   });
   try {

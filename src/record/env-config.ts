@@ -24,6 +24,7 @@ export const ENV = {
   spoolBytes: 'ALLOCSCOPE_SPOOL_BYTES',
   flushTimeout: 'ALLOCSCOPE_FLUSH_TIMEOUT',
   uploadTimeout: 'ALLOCSCOPE_UPLOAD_TIMEOUT',
+  handleStacks: 'ALLOCSCOPE_HANDLE_STACKS',
 } as const;
 
 /** Continuous mode's period when ALLOCSCOPE_UPLOAD is set and ALLOCSCOPE_PERIOD is not. */
@@ -96,6 +97,7 @@ export function recorderOptionsFromEnv(env: NodeJS.ProcessEnv, report: (message:
         },
     flushTimeoutMs: 1000 * parseSeconds(ENV.flushTimeout, flushTimeout ?? String(DEFAULT_FLUSH_TIMEOUT_SECONDS)),
     requestTimeoutMs: 1000 * parseSeconds(ENV.uploadTimeout, uploadTimeout ?? String(DEFAULT_UPLOAD_TIMEOUT_SECONDS)),
+    handleStacks: read(ENV.handleStacks) !== undefined && enabled(ENV.handleStacks, read(ENV.handleStacks)),
     report,
   };
 }

@@ -17,6 +17,7 @@ import { native } from '../native-heap/native-profiler';
 import type { NativeProfilerOptions } from '../native-heap/options';
 import { onFinalExit } from './exit-hooks';
 import { handlesProfile } from './handles-profile';
+import { ResourceStacks } from './resource-stacks';
 import { registerMetrics } from './metrics';
 
 export interface RecorderOptions {
@@ -38,6 +39,8 @@ export interface RecorderOptions {
   /** How long the last profiles may take to deliver at exit before they are left in the spool. */
   flushTimeoutMs: number;
   requestTimeoutMs: number;
+  /** Keep the creation stack of every live async resource for the handles profile (costly: opt-in). */
+  handleStacks: boolean;
   /** Where problems are reported; the recorder never throws into the application after start. */
   report: (message: string) => void;
 }
@@ -73,6 +76,7 @@ export class Recorder {
   private periodStartMs = Date.now();
   private finished = false;
   private collecting = false;
+  private resourceStacks: ResourceStacks | undefined;
   private readonly pending: { kind: HeapKind; period: Period; profile: Profile }[] = [];
   private delivery: DeliveryQueue | undefined;
   /** The last profiles' in-use totals, for metrics. */
@@ -113,6 +117,10 @@ export class Recorder {
     if (this.options.periodSeconds !== undefined) {
       // Periodic collections also count handles: growth is visible only across periods.
       this.kinds.push('handles');
+      if (this.options.handleStacks) {
+        this.resourceStacks = new ResourceStacks();
+        this.resourceStacks.enable();
+      }
       this.timer = setInterval(() => void this.collectPeriodic(), this.options.periodSeconds * 1000);
       this.timer.unref();
     }
@@ -155,6 +163,7 @@ export class Recorder {
     this.collect(true);
     if (this.kinds.includes('js')) heap.stop();
     if (this.kinds.includes('native')) native.stop();
+    this.resourceStacks?.disable();
   }
 
   /** collect takes one profile of each kind, numbered alike, and queues them: at once, for the end. */
@@ -242,7 +251,7 @@ export class Recorder {
       case 'native':
         return this.allocDelta.apply(native.profile());
       case 'handles':
-        return handlesProfile(period.startMs, period.endMs);
+        return handlesProfile(period.startMs, period.endMs, this.resourceStacks);
     }
   }
 

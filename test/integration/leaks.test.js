@@ -4,7 +4,7 @@ const { describe, it, before } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { FIXTURES, tempDir, runCli } = require('../support/cli');
+const { FIXTURES, tempDir, runCli, readProfile } = require('../support/cli');
 
 const SERVICE = path.join(FIXTURES, 'leaky-service', 'service.js');
 const LEAKS = ['queueWriteBehindTask', 'rememberSession', 'handleWithHistory', 'connectStreamingClient'];
@@ -58,6 +58,26 @@ describe('allocscope leaks', () => {
       assert.ok(LEAKS.includes(first.function), `${kind}: ${first.function} ranks first`);
       assert.ok(first.sizeDelta > 0);
     }
+  });
+
+  it('with ALLOCSCOPE_HANDLE_STACKS=1, the handles profile shows what created the live timers', () => {
+    const stacks = tempDir();
+    const run = runCli(['run', '--out', stacks, '--every', '1', '--no-native', '--', process.execPath, SERVICE, '2.5'], {
+      env: { ...process.env, ALLOCSCOPE_HANDLE_STACKS: '1' }, timeout: 60_000,
+    });
+    assert.equal(run.status, 0, run.stderr);
+    const last = fs.readdirSync(stacks).filter((n) => n.endsWith('.handles.pb.gz')).sort().at(-2);
+    const profile = readProfile(path.join(stacks, last));
+    assert.deepEqual(profile.sampleTypes.map((t) => t.type), ['resources', 'created_live']);
+    const created = new Map();
+    for (const sample of profile.samples) {
+      const names = sample.locations.map((l) => l.lines[0].function.name);
+      if (names[0] !== 'Timeout' || sample.values[1] === 0) continue;
+      const site = names.find((n, i) => i > 0 && sample.locations[i].lines[0].function.filename === SERVICE) ?? '(none)';
+      created.set(site, (created.get(site) ?? 0) + sample.values[1]);
+    }
+    const counted = profile.samples.find((s) => s.locations.length === 1 && s.locations[0].lines[0].function.name === 'Timeout').values[0];
+    assert.ok((created.get('connectStreamingClient') ?? 0) >= 0.9 * counted - 5, `live Timeouts by creator: ${JSON.stringify([...created])}, counted ${counted}`);
   });
 
   it('prints a table by default', () => {
