@@ -1,6 +1,6 @@
 // buildHeapProfile turns V8's flattened allocation tree into a pprof-shaped Profile of in-use memory.
 import { heapProfileHeader, INUSE_TYPES, ProfileBuilder } from '../model/builder';
-import { displayFile, functionName } from '../model/js-names';
+import { jsSourceFrame } from '../model/js-names';
 import type { Label, Location, Profile } from '../model/profile';
 import type { HeapSnapshotArrays } from '../native/types';
 import { VERSION } from '../version';
@@ -57,10 +57,9 @@ export function buildHeapProfile(snapshot: HeapSnapshotArrays, context: HeapProf
   const location = (node: number): Location => {
     let found = locationOfNode[node];
     if (found === undefined) {
-      const file = displayFile(strings[nodeFile[node] as number] ?? '');
-      const line = nodeLine[node] as number;
-      const name = functionName(strings[nodeName[node] as number] ?? '', file, line);
-      found = builder.sourceLocation({ name, filename: file, startLine: line, line, column: nodeColumn[node] as number }, mapping);
+      const frame = jsSourceFrame(strings[nodeName[node] as number] ?? '', strings[nodeFile[node] as number] ?? '',
+        nodeLine[node] as number, nodeColumn[node] as number);
+      found = builder.sourceLocation(frame, mapping);
       locationOfNode[node] = found;
     }
     return found;

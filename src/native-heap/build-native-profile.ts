@@ -1,6 +1,6 @@
 // buildNativeProfile turns the native profiler's flattened snapshot into a pprof profile in Go's heap format.
 import { ALLOC_TYPES, heapProfileHeader, INUSE_TYPES, ProfileBuilder } from '../model/builder';
-import { displayFile, functionName } from '../model/js-names';
+import { jsSourceFrame } from '../model/js-names';
 import type { Location, Mapping, Profile } from '../model/profile';
 import type { NativeSnapshotArrays, NativeStats } from '../native/types';
 import { VERSION } from '../version';
@@ -51,10 +51,9 @@ export function buildNativeProfile(snapshot: NativeSnapshotArrays, context: Nati
       memoryStart: 0, memoryLimit: 0, fileOffset: 0, file: '[js]', buildId: '',
       hasFunctions: true, hasFilenames: true, hasLineNumbers: true, hasInlineFrames: false,
     });
-    const file = displayFile(snapshot.strings[snapshot.pcScript[pc] as number] ?? '');
-    const line = snapshot.pcLine[pc] as number;
-    const name = functionName(snapshot.strings[snapshot.pcFunction[pc] as number] ?? '', file, line);
-    return builder.sourceLocation({ name, filename: file, startLine: line, line, column: snapshot.pcColumn[pc] as number }, jsMapping);
+    const frame = jsSourceFrame(snapshot.strings[snapshot.pcFunction[pc] as number] ?? '', snapshot.strings[snapshot.pcScript[pc] as number] ?? '',
+      snapshot.pcLine[pc] as number, snapshot.pcColumn[pc] as number);
+    return builder.sourceLocation(frame, jsMapping);
   };
 
   const locationOfPc: (Location | undefined)[] = new Array(snapshot.pcs.length);

@@ -1,6 +1,6 @@
 // A profile of this thread's active handles and requests by type (Timeout, TCPSocketWrap, FSReqCallback, ...): the counts a resource leak keeps raising.
 import { ProfileBuilder } from '../model/builder';
-import { displayFile, functionName } from '../model/js-names';
+import { jsSourceFrame } from '../model/js-names';
 import type { Profile } from '../model/profile';
 import { VERSION } from '../version';
 import type { ResourceStacks } from './resource-stacks';
@@ -44,10 +44,7 @@ export function handlesProfile(startMs: number, endMs: number, stacks?: Resource
       byStack.set(key, entry);
     }
     for (const { frames, count } of byStack.values()) {
-      const locations = frames.map((f) => {
-        const file = displayFile(f.file);
-        return builder.sourceLocation({ name: functionName(f.name, file, f.line), filename: file, startLine: 0, line: f.line, column: 0 }, undefined);
-      });
+      const locations = frames.map((f) => builder.sourceLocation(jsSourceFrame(f.name, f.file, f.line, f.column), undefined));
       builder.addSample([typeFrame(type), ...locations], [0, count]);
     }
   }

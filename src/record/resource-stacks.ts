@@ -6,6 +6,7 @@ export interface CreationFrame {
   name: string;
   file: string;
   line: number;
+  column: number;
 }
 
 /** Resources with a stack kept at once: beyond, new ones go untracked (counted, not stored). */
@@ -74,6 +75,7 @@ function captureFrames(): CreationFrame[] {
       name: s.getFunctionName() ?? s.getMethodName() ?? '',
       file: s.getFileName() ?? '',
       line: s.getLineNumber() ?? 0,
+      column: s.getColumnNumber() ?? 0,
     }));
   } finally {
     Error.prepareStackTrace = savedPrepare;
