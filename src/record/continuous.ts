@@ -1,5 +1,4 @@
 // startContinuous: the API of continuous profiling (what `-r allocscope/register` with ALLOCSCOPE_UPLOAD does from the environment).
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DeliveryCounters } from '../deliver/delivery-queue';
 import type { Retention } from '../deliver/file-destination';
@@ -7,7 +6,7 @@ import { DestinationConfigError } from '../deliver/parse-destinations';
 import { AllocscopeError } from '../errors';
 import type { HeapProfilerOptions } from '../heap/options';
 import type { NativeProfilerOptions } from '../native-heap/options';
-import { DEFAULT_FLUSH_TIMEOUT_SECONDS, DEFAULT_SPOOL_BYTES, DEFAULT_UPLOAD_PERIOD_SECONDS, DEFAULT_UPLOAD_TIMEOUT_SECONDS } from './env-config';
+import { defaultSpoolDir, DEFAULT_FLUSH_TIMEOUT_SECONDS, DEFAULT_SPOOL_BYTES, DEFAULT_UPLOAD_PERIOD_SECONDS, DEFAULT_UPLOAD_TIMEOUT_SECONDS } from './env-config';
 import { Recorder } from './recorder';
 import { defaultServiceName } from './service-name';
 
@@ -54,7 +53,7 @@ export interface ContinuousHandle {
 export function startContinuous(options: ContinuousOptions): ContinuousHandle {
   const service = options.service ?? defaultServiceName();
   const spool = options.spool === false ? undefined : {
-    dir: path.resolve(options.spool?.dir ?? path.join(os.tmpdir(), 'allocscope-spool', service.replace(/[^A-Za-z0-9._-]/g, '_'))),
+    dir: path.resolve(options.spool?.dir ?? defaultSpoolDir(service)),
     maxBytes: options.spool?.maxBytes ?? DEFAULT_SPOOL_BYTES,
   };
   const recorder = new Recorder({

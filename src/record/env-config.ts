@@ -33,6 +33,11 @@ export const DEFAULT_SPOOL_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_FLUSH_TIMEOUT_SECONDS = 5;
 export const DEFAULT_UPLOAD_TIMEOUT_SECONDS = 10;
 
+/** defaultSpoolDir: one spool per service, shared by its processes, in the temporary directory. */
+export function defaultSpoolDir(service: string): string {
+  return path.join(os.tmpdir(), 'allocscope-spool', service.replace(/[^A-Za-z0-9._-]/g, '_'));
+}
+
 /** enabled reads a switch: unset or 1 means on, 0 off; anything else is an error. */
 function enabled(name: string, text: string | undefined): boolean {
   if (text === undefined || text === '1') return true;
@@ -92,7 +97,7 @@ export function recorderOptionsFromEnv(env: NodeJS.ProcessEnv, report: (message:
     spool: spool === '0'
       ? undefined
       : {
-          dir: path.resolve(spool ?? path.join(os.tmpdir(), 'allocscope-spool', service.replace(/[^A-Za-z0-9._-]/g, '_'))),
+          dir: path.resolve(spool ?? defaultSpoolDir(service)),
           maxBytes: parseBytes(ENV.spoolBytes, read(ENV.spoolBytes) ?? String(DEFAULT_SPOOL_BYTES)),
         },
     flushTimeoutMs: 1000 * parseSeconds(ENV.flushTimeout, flushTimeout ?? String(DEFAULT_FLUSH_TIMEOUT_SECONDS)),

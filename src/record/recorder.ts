@@ -12,6 +12,7 @@ import { heap } from '../heap/heap-profiler';
 import type { HeapProfilerOptions } from '../heap/options';
 import { AllocDelta } from '../model/alloc-delta';
 import type { Profile } from '../model/profile';
+import { sampleTypeTotal } from '../model/totals';
 import { addon } from '../native/bindings';
 import { native } from '../native-heap/native-profiler';
 import type { NativeProfilerOptions } from '../native-heap/options';
@@ -236,7 +237,7 @@ export class Recorder {
   private takeReported(kind: HeapKind, collectGarbage: boolean, period: Period): Profile | undefined {
     try {
       const profile = this.take(kind, collectGarbage, period);
-      this.lastInuseBytes[kind] = inuseBytes(profile);
+      this.lastInuseBytes[kind] = sampleTypeTotal(profile, 'inuse_space');
       return profile;
     } catch (error) {
       this.options.report(`could not take a ${KIND_NAMES[kind]} profile: ${(error as Error).message}`);
@@ -255,9 +256,4 @@ export class Recorder {
     }
   }
 
-}
-
-function inuseBytes(profile: Profile): number {
-  const column = profile.sampleTypes.findIndex((t) => t.type === 'inuse_space');
-  return column < 0 ? 0 : profile.samples.reduce((sum, s) => sum + (s.values[column] ?? 0), 0);
 }

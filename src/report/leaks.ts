@@ -1,6 +1,7 @@
 // Ranks the allocation sites (and handle types) whose in-use memory keeps growing across a series of periodic profiles.
 import type { ProfileKind } from '../record/file-names';
 import type { Profile } from '../model/profile';
+import { formatValue } from './format-value';
 import { siteTotals } from './sites';
 
 /** One profile of a series, with when it was taken. */
@@ -79,6 +80,22 @@ export function leakSuspects(kind: ProfileKind, points: SeriesPoint[], series: {
   const totalGrowth = candidates.reduce((sum, c) => sum + c.growth, 0);
   for (const c of candidates) c.share = totalGrowth > 0 ? c.growth / totalGrowth : 0;
   return candidates.filter((c) => c.confidence >= MIN_CONFIDENCE);
+}
+
+/** SUSPECT_COLUMNS and suspectCells: how a suspect reads in the CLI table and on the view page alike. */
+export const SUSPECT_COLUMNS = ['kind', 'site', 'where', 'growth', 'slope', 'share', 'confidence', 'process'] as const;
+
+export function suspectCells(s: LeakSuspect): Record<(typeof SUSPECT_COLUMNS)[number], string> {
+  return {
+    kind: s.kind,
+    site: s.site,
+    where: s.file === '' ? '' : `${s.file}:${s.line}`,
+    growth: `+${formatValue(s.growth, s.unit)}`,
+    slope: `+${formatValue(Math.round(s.slopePerMinute), s.unit)}/min`,
+    share: `${Math.round(100 * s.share)}%`,
+    confidence: s.confidence.toFixed(2),
+    process: `pid ${s.pid}${s.threadId === 0 ? '' : ` w${s.threadId}`}`,
+  };
 }
 
 /** rankSuspects orders suspects of several series: most confident first, then the larger share of growth. */

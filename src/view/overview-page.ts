@@ -1,6 +1,6 @@
 // The page `allocscope view DIR` shows: the memory timeline of each process (JS heap, native, handles) and the leak suspects, each linked to its flame graph.
 import { formatValue } from '../report/format-value';
-import type { LeakSuspect } from '../report/leaks';
+import { type LeakSuspect, SUSPECT_COLUMNS, suspectCells } from '../report/leaks';
 import { escapeHtml } from './html';
 
 /** One line of the timeline: a series' total per period. */
@@ -52,15 +52,17 @@ function chart(panel: OverviewData['panels'][number]): string {
 
 function suspectsTable(data: OverviewData): string {
   if (data.suspects.length === 0) return '<p class="empty">no leak suspects: nothing grew steadily after the warm-up</p>';
+  const numeric = new Set(['growth', 'slope', 'share', 'confidence']);
   const rows = data.suspects.map((s) => {
+    const cells = suspectCells(s);
     const url = data.flameGraphUrl(s);
-    const site = url === undefined ? escapeHtml(s.site) : `<a href="${escapeHtml(url)}">${escapeHtml(s.site)}</a>`;
-    const where = s.file === '' ? '' : `${s.file}:${s.line}`;
-    return `<tr><td>${escapeHtml(s.kind)}</td><td class="site">${site}</td><td>${escapeHtml(where)}</td>` +
-      `<td class="num">+${escapeHtml(formatValue(s.growth, s.unit))}</td><td class="num">+${escapeHtml(formatValue(Math.round(s.slopePerMinute), s.unit))}/min</td>` +
-      `<td class="num">${Math.round(100 * s.share)}%</td><td class="num">${s.confidence.toFixed(2)}</td><td>pid ${s.pid}${s.threadId === 0 ? '' : ` w${s.threadId}`}</td></tr>`;
+    return `<tr>${SUSPECT_COLUMNS.map((column) => {
+      const text = escapeHtml(cells[column]);
+      if (column === 'site') return `<td class="site">${url === undefined ? text : `<a href="${escapeHtml(url)}">${text}</a>`}</td>`;
+      return numeric.has(column) ? `<td class="num">${text}</td>` : `<td>${text}</td>`;
+    }).join('')}</tr>`;
   });
-  return `<table class="suspects"><thead><tr><th>kind</th><th>site</th><th>where</th><th>growth</th><th>slope</th><th>share</th><th>confidence</th><th>process</th></tr></thead>
+  return `<table class="suspects"><thead><tr>${SUSPECT_COLUMNS.map((c) => `<th>${c}</th>`).join('')}</tr></thead>
 <tbody>
 ${rows.join('\n')}
 </tbody></table>`;

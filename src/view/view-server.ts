@@ -6,6 +6,7 @@ import { readProfileFile } from '../cli/read-profile';
 import { AllocscopeError } from '../errors';
 import { toSpeedscope } from '../format/speedscope';
 import type { Profile } from '../model/profile';
+import { sampleTypeTotal } from '../model/totals';
 import { PROFILE_FILE_PATTERN, type ProfileKind } from '../record/file-names';
 import { type LeakSuspect, leakSuspects, MIN_POINTS, rankSuspects } from '../report/leaks';
 import { findSeries, type Series } from '../report/series';
@@ -53,11 +54,6 @@ class ProfileCache {
   }
 }
 
-function total(profile: Profile, type: string): number {
-  const index = profile.sampleTypes.findIndex((t) => t.type === type);
-  return index < 0 ? 0 : profile.samples.reduce((sum, s) => sum + (s.values[index] ?? 0), 0);
-}
-
 /** overview builds the directory page from the profiles there now (so reloading shows new periods). */
 function overview(dir: string, profiles: ProfileCache): string {
   const notes: string[] = [];
@@ -78,7 +74,7 @@ function overview(dir: string, profiles: ProfileCache): string {
     series: all.filter((s) => s.series.kind === kind).map((s): TimelineSeries => ({
       label: `pid ${s.series.pid}${s.series.threadId === 0 ? '' : ` worker ${s.series.threadId}`}`,
       unit: s.profiles[0]?.profile.sampleTypes.find((t) => t.type === type)?.unit ?? '',
-      points: s.profiles.map((p) => ({ timeMs: p.timeMs, value: total(p.profile, type) })),
+      points: s.profiles.map((p) => ({ timeMs: p.timeMs, value: sampleTypeTotal(p.profile, type) })),
     })),
   }));
   const suspects: LeakSuspect[] = [];

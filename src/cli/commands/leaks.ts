@@ -2,8 +2,7 @@
 import type { Command } from '../command';
 import { parseOptions, usageError } from '../args';
 import { readProfileFile } from '../read-profile';
-import { type LeakSuspect, leakSuspects, MIN_POINTS, rankSuspects } from '../../report/leaks';
-import { formatValue } from '../../report/format-value';
+import { type LeakSuspect, leakSuspects, MIN_POINTS, rankSuspects, SUSPECT_COLUMNS, suspectCells } from '../../report/leaks';
 import { findSeries } from '../../report/series';
 
 const OPTIONS = {
@@ -12,11 +11,11 @@ const OPTIONS = {
 } as const;
 
 function formatSuspects(suspects: LeakSuspect[]): string {
-  const rows = suspects.map((s) => [
-    s.kind, s.site, s.file === '' ? '' : `${s.file}:${s.line}`, `+${formatValue(s.growth, s.unit)}`,
-    `+${formatValue(Math.round(s.slopePerMinute), s.unit)}/min`, `${Math.round(100 * s.share)}%`, s.confidence.toFixed(2), `pid ${s.pid}${s.threadId === 0 ? '' : ` w${s.threadId}`}`,
-  ]);
-  const header = ['kind', 'site', 'where', 'growth', 'slope', 'share', 'confidence', 'process'];
+  const rows = suspects.map((s) => {
+    const cells = suspectCells(s);
+    return SUSPECT_COLUMNS.map((column) => cells[column]);
+  });
+  const header: string[] = [...SUSPECT_COLUMNS];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n') + '\n';
 }
