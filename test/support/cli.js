@@ -26,7 +26,16 @@ function runCli(args, options = {}) {
 
 /** startCli starts `allocscope ...args` and resolves to its child process once its stdout says `ready`. */
 function startCli(args, options = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startProcess(process.execPath, [CLI, ...args], options);
+}
+
+/**
+ * startProcess starts `command ...args` and resolves to its child process once its stdout says
+ * `ready`; the child has `stdoutText` and `stderrText` so far, and `exited`, which resolves to
+ * { status, signal } once it has exited and all its output is in.
+ */
+function startProcess(command, args, options = {}) {
+  const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdoutText = '';
   child.stderrText = '';
   child.stderr.on('data', (chunk) => (child.stderrText += chunk));
@@ -37,7 +46,7 @@ function startCli(args, options = {}) {
     });
     child.on('exit', () => reject(new Error(`exited before ready: ${child.stderrText}`)));
   });
-  child.exited = new Promise((resolve) => child.on('exit', (status, signal) => resolve({ status, signal })));
+  child.exited = new Promise((resolve) => child.on('close', (status, signal) => resolve({ status, signal })));
   return ready;
 }
 
@@ -80,4 +89,4 @@ function assertOneLineError(result, status, pattern) {
   assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
 }
 
-module.exports = { ROOT, CLI, FIXTURES, tempDir, runCli, startCli, runLeakAndChurn, profilesIn, sharesOf, readProfile, assertOneLineError };
+module.exports = { ROOT, CLI, FIXTURES, tempDir, runCli, startCli, startProcess, runLeakAndChurn, profilesIn, sharesOf, readProfile, assertOneLineError };
