@@ -18,6 +18,7 @@
       "sources": [
         "native/addon.cc",
         "native/v8/heap-sampler.cc",
+        "native/v8/heap-limit-watch.cc",
         "native/v8/translate-heap-profile.cc",
         "native/v8/js-code-map.cc",
         "native/v8/code-event-listener.cc",

@@ -4,6 +4,7 @@
 #include "session/native-session.h"
 #include "session/translate-native-profile.h"
 #include "v8/code-event-listener.h"
+#include "v8/heap-limit-watch.h"
 #include "v8/heap-sampler.h"
 
 #include <memory>
@@ -25,6 +26,8 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("nativeStats", &Addon::JsNativeStats),
                              InstanceMethod("nativeNameJsFrames", &Addon::JsNativeNameJsFrames),
                              InstanceMethod("collectGarbage", &Addon::JsCollectGarbage),
+                             InstanceMethod("watchHeapLimit", &Addon::JsWatchHeapLimit),
+                             InstanceMethod("unwatchHeapLimit", &Addon::JsUnwatchHeapLimit),
                          });
   }
 
@@ -129,7 +132,26 @@ class Addon : public Napi::Addon<Addon> {
     return info.Env().Undefined();
   }
 
+  // watchHeapLimit(callback, headroomBytes): callback(heapLimitBytes) runs once when this
+  // thread's JS heap nears V8's limit, with the limit raised by headroomBytes to let it work.
+  Napi::Value JsWatchHeapLimit(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsNumber()) {
+      throw Napi::TypeError::New(env, "watchHeapLimit(callback, headroomBytes) expects a function and a number");
+    }
+    double headroomBytes = info[1].As<Napi::Number>().DoubleValue();
+    if (!(headroomBytes >= 1)) throw Napi::RangeError::New(env, "watchHeapLimit: headroomBytes must be positive");
+    d_heapLimit.watch(env, info[0].As<Napi::Function>(), static_cast<size_t>(headroomBytes));
+    return env.Undefined();
+  }
+
+  Napi::Value JsUnwatchHeapLimit(const Napi::CallbackInfo& info) {
+    d_heapLimit.unwatch();
+    return info.Env().Undefined();
+  }
+
   v8heap::HeapSampler d_heap;
+  v8heap::HeapLimitWatch d_heapLimit;
   // Listens to this isolate's code events once native stacks should name its JS frames; ends
   // with the environment (the addon instance is destroyed at its cleanup).
   std::unique_ptr<v8frames::CodeEventListener> d_codeEvents;

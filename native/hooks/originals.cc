@@ -2,6 +2,7 @@
 #include "hooks/originals.h"
 
 #include <dlfcn.h>
+#include <sys/auxv.h>
 
 namespace allocscope::hooks {
 
@@ -15,7 +16,32 @@ bool lookup(void* libc, const char* name, T& slot, bool required) {
   return slot != nullptr || !required;
 }
 
+// The object containing `address`, as dladdr names it; its base identifies it.
+const void* objectBase(const void* address) {
+  Dl_info info{};
+  return dladdr(address, &info) != 0 ? info.dli_fbase : nullptr;
+}
+
 }  // namespace
+
+const char* foreignAllocator() {
+  // Every replacement allocator (jemalloc, tcmalloc, mimalloc) defines these together with malloc.
+  static const char* const kNames[] = {"malloc", "free", "calloc", "realloc", "posix_memalign", "aligned_alloc", "memalign", "malloc_usable_size"};
+  void* libc = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
+  if (libc == nullptr) return nullptr;
+  const void* libcBase = objectBase(dlsym(libc, "malloc"));
+  // Inside a non-PIE Node, malloc, free, calloc and realloc resolve to the executable's canonical
+  // PLT stubs: those say nothing about where the calls end up, the other names do.
+  const void* executableBase = objectBase(reinterpret_cast<const void*>(getauxval(AT_PHDR)));
+  for (const char* name : kNames) {
+    void* resolved = dlsym(RTLD_DEFAULT, name);
+    if (resolved == nullptr) continue;
+    Dl_info info{};
+    if (dladdr(resolved, &info) == 0 || info.dli_fbase == libcBase || info.dli_fbase == executableBase) continue;
+    return info.dli_fname;
+  }
+  return nullptr;
+}
 
 bool resolveOriginals(const char** whyNot) {
   if (g_originals.malloc != nullptr) return true;

@@ -27,6 +27,11 @@ struct Originals {
 
 extern Originals g_originals;
 
+// The file of a loaded object other than libc that defines the process's allocator functions (an
+// allocator preloaded with LD_PRELOAD), or nullptr. The hooks call libc's functions, so blocks such
+// an allocator made would reach libc's free: profiling must not start then.
+const char* foreignAllocator();
+
 // Fills g_originals once; returns false (with a reason) if libc or a required function is missing.
 bool resolveOriginals(const char** whyNot);
 

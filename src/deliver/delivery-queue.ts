@@ -71,19 +71,21 @@ export class DeliveryQueue {
   /** enqueue hands a payload to every destination. */
   enqueue(payload: ProfilePayload): void {
     if (this.closed) return;
+    for (const lane of this.lanes) this.enqueueTo(lane, payload);
+  }
+
+  /**
+   * enqueueDurable hands over a payload that must outlive the process if it dies before the
+   * event loop turns again (near the heap limit): destinations that write synchronously get it
+   * now, the others find it in the spool (sent after their next delivery, or by a later
+   * process); without a spool it is queued as usual.
+   */
+  enqueueDurable(payload: ProfilePayload): void {
+    if (this.closed) return;
     for (const lane of this.lanes) {
-      if (this.isDown(lane) && this.flushDeadline === undefined) {
-        this.toSpool(lane, payload);
-        continue;
-      }
-      lane.items.push({ payload, spooled: undefined });
-      while (lane.items.length > this.options.maxQueue) {
-        // Never the payload in flight: it may be delivered yet, and then it would go twice.
-        const [oldest] = lane.items.splice(lane.busy ? 1 : 0, 1) as [Item];
-        if (oldest.spooled !== undefined) this.options.spool?.release(oldest.spooled);
-        else this.toSpool(lane, oldest.payload, 'queue-full');
-      }
-      this.pump(lane);
+      if (this.sentSync(lane, payload)) continue;
+      if (this.options.spool !== undefined) this.toSpool(lane, payload);
+      else this.enqueueTo(lane, payload);
     }
   }
 
@@ -141,19 +143,38 @@ export class DeliveryQueue {
           this.options.spool?.release(item.spooled);
           continue;
         }
-        if (lane.destination.sendSync !== undefined) {
-          try {
-            lane.destination.sendSync(item.payload);
-            this.counters.delivered += 1;
-            continue;
-          } catch (error) {
-            this.sayOnce(lane, (error as Error).message);
-          }
-        }
-        this.toSpool(lane, item.payload, 'exit');
+        if (!this.sentSync(lane, item.payload)) this.toSpool(lane, item.payload, 'exit');
       }
     }
     this.notifyIdle();
+  }
+
+  private enqueueTo(lane: Lane, payload: ProfilePayload): void {
+    if (this.isDown(lane) && this.flushDeadline === undefined) {
+      this.toSpool(lane, payload);
+      return;
+    }
+    lane.items.push({ payload, spooled: undefined });
+    while (lane.items.length > this.options.maxQueue) {
+      // Never the payload in flight: it may be delivered yet, and then it would go twice.
+      const [oldest] = lane.items.splice(lane.busy ? 1 : 0, 1) as [Item];
+      if (oldest.spooled !== undefined) this.options.spool?.release(oldest.spooled);
+      else this.toSpool(lane, oldest.payload, 'queue-full');
+    }
+    this.pump(lane);
+  }
+
+  /** sentSync delivers at once to a destination that can write synchronously; false when it cannot or failed (said once). */
+  private sentSync(lane: Lane, payload: ProfilePayload): boolean {
+    if (lane.destination.sendSync === undefined) return false;
+    try {
+      lane.destination.sendSync(payload);
+      this.counters.delivered += 1;
+      return true;
+    } catch (error) {
+      this.sayOnce(lane, (error as Error).message);
+      return false;
+    }
   }
 
   private isDown(lane: Lane): boolean {

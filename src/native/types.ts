@@ -89,4 +89,10 @@ export interface NativeAddon {
   nativeNameJsFrames(): void;
   /** Runs full garbage collections on this thread's isolate. */
   collectGarbage(): void;
+  /**
+   * Calls `callback(heapLimitBytes)` once, at a safe point, when this thread's JS heap nears
+   * V8's limit; the limit is first raised by headroomBytes so that the callback can work.
+   */
+  watchHeapLimit(callback: (heapLimitBytes: number) => void, headroomBytes: number): void;
+  unwatchHeapLimit(): void;
 }

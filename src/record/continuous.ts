@@ -32,6 +32,8 @@ export interface ContinuousOptions {
   uploadTimeoutSeconds?: number;
   /** Keep the creation stack of every live async resource (timers, sockets) for the handles profile (default false: it costs a stack capture per resource). */
   handleStacks?: boolean;
+  /** Write a profile pair when the JS heap nears V8's limit, before an out-of-memory crash (default true). */
+  nearHeapLimit?: boolean;
   /** Where delivery problems are reported (default: one line on stderr each). */
   report?: (message: string) => void;
 }
@@ -68,6 +70,7 @@ export function startContinuous(options: ContinuousOptions): ContinuousHandle {
     flushTimeoutMs: 1000 * (options.flushTimeoutSeconds ?? DEFAULT_FLUSH_TIMEOUT_SECONDS),
     requestTimeoutMs: 1000 * (options.uploadTimeoutSeconds ?? DEFAULT_UPLOAD_TIMEOUT_SECONDS),
     handleStacks: options.handleStacks ?? false,
+    nearHeapLimit: options.nearHeapLimit ?? true,
     report: options.report ?? ((message) => process.stderr.write(`allocscope: ${message}\n`)),
   });
   try {

@@ -25,6 +25,7 @@ export const ENV = {
   flushTimeout: 'ALLOCSCOPE_FLUSH_TIMEOUT',
   uploadTimeout: 'ALLOCSCOPE_UPLOAD_TIMEOUT',
   handleStacks: 'ALLOCSCOPE_HANDLE_STACKS',
+  nearHeapLimit: 'ALLOCSCOPE_NEAR_HEAP_LIMIT',
 } as const;
 
 /** Continuous mode's period when ALLOCSCOPE_UPLOAD is set and ALLOCSCOPE_PERIOD is not. */
@@ -103,6 +104,7 @@ export function recorderOptionsFromEnv(env: NodeJS.ProcessEnv, report: (message:
     flushTimeoutMs: 1000 * parseSeconds(ENV.flushTimeout, flushTimeout ?? String(DEFAULT_FLUSH_TIMEOUT_SECONDS)),
     requestTimeoutMs: 1000 * parseSeconds(ENV.uploadTimeout, uploadTimeout ?? String(DEFAULT_UPLOAD_TIMEOUT_SECONDS)),
     handleStacks: read(ENV.handleStacks) !== undefined && enabled(ENV.handleStacks, read(ENV.handleStacks)),
+    nearHeapLimit: enabled(ENV.nearHeapLimit, read(ENV.nearHeapLimit)),
     report,
   };
 }

@@ -42,6 +42,8 @@ export interface RecorderOptions {
   requestTimeoutMs: number;
   /** Keep the creation stack of every live async resource for the handles profile (costly: opt-in). */
   handleStacks: boolean;
+  /** Write a profile pair when this thread's JS heap nears V8's limit, before an out-of-memory crash. */
+  nearHeapLimit: boolean;
   /** Where problems are reported; the recorder never throws into the application after start. */
   report: (message: string) => void;
 }
@@ -58,6 +60,11 @@ interface Period {
 /** Queue sizes and backoff: a destination down for hours costs a bounded queue and a bounded spool. */
 const MAX_QUEUE = 16;
 const ATTEMPTS_BEFORE_SPOOL = 3;
+/**
+ * How far V8's heap limit is raised when it is near, for taking and encoding the last profiles
+ * (a few MiB at the default intervals); the process that is out of memory dies this much later.
+ */
+const HEAP_LIMIT_HEADROOM_BYTES = 64 * 1024 * 1024;
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 5 * 60 * 1000;
 
@@ -98,9 +105,15 @@ export class Recorder {
     // Load the pprof schema before sampling starts: its one-time allocations are allocscope's,
     // and would otherwise show in the application's first profiles.
     profileFieldNumbers();
+    // Each profiler that cannot start (V8's sampler taken by another tool, a preloaded
+    // allocator) is said once and left out; the others still run.
     if (this.options.heap !== undefined) {
-      heap.start(this.options.heap);
-      this.kinds.push('js');
+      try {
+        heap.start(this.options.heap);
+        this.kinds.push('js');
+      } catch (error) {
+        this.options.report(`JS heap profiling is off: ${(error as Error).message}`);
+      }
     }
     // Native hooks are process-wide: the main thread's recorder owns them; a worker's has its JS
     // frames named in their stacks.
@@ -126,6 +139,7 @@ export class Recorder {
       this.timer.unref();
     }
     this.removeExitHooks = onFinalExit({ sync: () => this.finishSync(), async: () => this.stop() });
+    if (this.options.nearHeapLimit) addon().watchHeapLimit((limitBytes) => this.collectNearHeapLimit(limitBytes), HEAP_LIMIT_HEADROOM_BYTES);
     if (isMainThread) registerMetrics(this);
   }
 
@@ -159,6 +173,7 @@ export class Recorder {
     this.finished = true;
     clearInterval(this.timer);
     this.removeExitHooks?.();
+    if (this.options.nearHeapLimit) addon().unwatchHeapLimit();
     if (this.kinds.length === 0) return;
     this.queuePendingNow();
     this.collect(true);
@@ -167,13 +182,33 @@ export class Recorder {
     this.resourceStacks?.disable();
   }
 
-  /** collect takes one profile of each kind, numbered alike, and queues them: at once, for the end. */
-  private collect(final: boolean): void {
+  /**
+   * collectNearHeapLimit runs when V8 finds the JS heap near its limit (it has raised the limit
+   * a little for this): the process may die before the event loop turns again, so the pair is
+   * taken, encoded and written to disk (files, or the spool for uploads) before returning.
+   * Profiling goes on: a heap that recovers keeps its periods.
+   */
+  private collectNearHeapLimit(limitBytes: number): void {
+    if (this.finished) return;
+    try {
+      this.collect(false, { durable: true });
+      const whose = isMainThread ? 'the JS heap' : `worker ${threadId}'s JS heap`;
+      this.options.report(`${whose} is near its limit of ${Math.round(limitBytes / 1048576)} MiB: wrote profiles (sequence ${this.sequence}) in case it runs out of memory`);
+    } catch (error) {
+      this.options.report(`could not write profiles near the heap limit: ${(error as Error).message}`);
+    }
+  }
+
+  /** collect takes one profile of each kind, numbered alike, and queues them at once (durably: written before it returns). */
+  private collect(final: boolean, { durable = false } = {}): void {
     const period = this.nextPeriod();
     if (final && !this.kinds.includes('js')) addon().collectGarbage();
     for (const kind of this.kinds) {
       const profile = this.takeReported(kind, final, period);
-      if (profile !== undefined) this.delivery?.enqueue(this.payload(kind, period, encode(profile)));
+      if (profile === undefined) continue;
+      const payload = this.payload(kind, period, encode(profile));
+      if (durable) this.delivery?.enqueueDurable(payload);
+      else this.delivery?.enqueue(payload);
     }
   }
 

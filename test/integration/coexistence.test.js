@@ -1,0 +1,49 @@
+// allocscope beside other tools that touch the same machinery: a preloaded allocator, V8's sampler taken by --heap-prof.
+'use strict';
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const { test } = require('node:test');
+const { ROOT, tempDir, runCli } = require('../support/cli');
+
+const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
+
+// Blocks made by the preloaded allocator before start must still be freed by it afterwards.
+const START_AND_FREE = `
+const { native } = require(${JSON.stringify(ROOT)});
+const before = Array.from({ length: 1000 }, (_, i) => Buffer.allocUnsafeSlow(64 + i));
+try { native.start(); console.log('started'); } catch (error) { console.log(error.code, error.message); }
+before.length = 0;
+for (let i = 0; i < 20000; i++) Buffer.allocUnsafeSlow(128 + (i % 4096));
+globalThis.gc();
+console.log('alive');
+`;
+
+test('with another allocator preloaded, native profiling refuses to start, naming it, and the process lives on', (t) => {
+  if (!fs.existsSync(JEMALLOC)) {
+    if (process.env.CI) throw new Error(`${JEMALLOC} is missing, yet this is CI: .ci/run installs libjemalloc2`);
+    return t.skip(`${JEMALLOC} is not installed; .ci/run installs libjemalloc2`);
+  }
+  const result = spawnSync(process.execPath, ['--expose-gc', '-e', START_AND_FREE], {
+    encoding: 'utf8', timeout: 60_000, env: { ...process.env, LD_PRELOAD: JEMALLOC },
+  });
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /^ERR_UNSUPPORTED .*malloc comes from .*libjemalloc\.so\.2, not glibc.*turn native profiling off\nalive\n$/);
+
+  const out = tempDir();
+  const run = runCli(['run', '--out', out, '--', process.execPath, '-e', 'Buffer.alloc(1 << 20)'], { env: { ...process.env, LD_PRELOAD: JEMALLOC } });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stderr, /allocscope: native profiling is off: .*libjemalloc/);
+  assert.deepEqual(fs.readdirSync(out).map((name) => path.extname(name.replace(/\.pb\.gz$/, ''))), ['.heap'], 'the JS heap profile is still written');
+});
+
+test('with V8\'s sampler taken by --heap-prof, the JS heap profile is off and the native one is still written', () => {
+  const out = tempDir();
+  const run = runCli(['run', '--out', out, '--', process.execPath, '--heap-prof', `--heap-prof-dir=${out}`, '-e', 'Buffer.alloc(1 << 20)']);
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stderr, /allocscope: JS heap profiling is off: V8's sampling heap profiler is already running/);
+  const names = fs.readdirSync(out);
+  assert.equal(names.filter((name) => name.endsWith('.native.pb.gz')).length, 1, names.join(' '));
+  assert.equal(names.filter((name) => name.endsWith('.heapprofile')).length, 1, '--heap-prof wrote its own profile');
+});
