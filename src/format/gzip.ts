@@ -24,9 +24,12 @@ export function gzipAsync(bytes: Uint8Array): Promise<Buffer> {
   return new Promise((resolve, reject) => zlib.gzip(bytes, GZIP_OPTIONS, (error, result) => (error ? reject(error) : resolve(result))));
 }
 
-/** gunzipIfNeeded inflates gzipped input (up to maxBytes) and passes anything else through unchanged. */
+/** gunzipIfNeeded inflates gzipped input (up to maxBytes) and passes anything else (up to maxBytes) through unchanged. */
 export function gunzipIfNeeded(bytes: Uint8Array, maxBytes = MAX_PROFILE_BYTES): Uint8Array {
-  if (!isGzip(bytes)) return bytes;
+  if (!isGzip(bytes)) {
+    if (bytes.length > maxBytes) throw new AllocscopeError('ERR_MALFORMED_PROFILE', `profile is larger than ${maxBytes} bytes; refusing to read it`);
+    return bytes;
+  }
   try {
     return zlib.gunzipSync(bytes, { maxOutputLength: maxBytes });
   } catch (error) {
@@ -35,4 +38,25 @@ export function gunzipIfNeeded(bytes: Uint8Array, maxBytes = MAX_PROFILE_BYTES):
     }
     throw new AllocscopeError('ERR_NOT_GZIP', `corrupt gzip data: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** Leading bytes of the compressed formats a profile is sometimes mistakenly stored in. */
+const MAGIC_NUMBERS: [string, number[]][] = [
+  ['gzip', [0x1f, 0x8b]],
+  ['bzip2', [0x42, 0x5a, 0x68]],
+  ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+  ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+  ['zip', [0x50, 0x4b, 0x03, 0x04]],
+];
+
+/**
+ * compressionOf names the compression `bytes` start with (gzip, bzip2, zstd, xz, zip, zlib), or
+ * undefined. Only a hint for an error message: raw protobuf can start with the same bytes.
+ */
+export function compressionOf(bytes: Uint8Array): string | undefined {
+  const magic = MAGIC_NUMBERS.find(([, prefix]) => prefix.every((byte, i) => bytes[i] === byte));
+  if (magic !== undefined) return magic[0];
+  // A zlib header as every zlib writer makes it: deflate with a 32 KiB window, no preset dictionary, and the check sum of the two bytes.
+  const [cmf, flg] = [bytes[0] ?? 0, bytes[1] ?? 0];
+  return cmf === 0x78 && (flg & 0x20) === 0 && (cmf * 256 + flg) % 31 === 0 ? 'zlib' : undefined;
 }

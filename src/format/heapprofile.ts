@@ -1,5 +1,6 @@
 // toHeapProfile writes a JS heap profile as Chrome DevTools' .heapprofile: V8's sampling heap profile JSON, rebuilt as a call tree.
 import { AllocscopeError } from '../errors';
+import { MAX_STACK_DEPTH } from '../heap/options';
 import type { Line, Location, Profile } from '../model/profile';
 
 /** HeapProfileCallFrame is the inspector's Runtime.CallFrame; line and column are 0-based, -1 when unknown. */
@@ -35,8 +36,8 @@ export interface HeapProfile {
  * toHeapProfile rebuilds the call tree V8 reported (buildHeapProfile flattened it into one sample
  * per node) with selfSize = inuse_space, and one DevTools sample per tree node that holds memory.
  * `source` names the profile in errors. Throws AllocscopeError ERR_USAGE for a profile that is not
- * a JS heap profile (a native one has alloc_* types and C++ frames DevTools cannot place) or has
- * negative sizes (a diff profile).
+ * a JS heap profile (a native one has alloc_* types and C++ frames DevTools cannot place), has
+ * negative sizes (a diff profile) or a stack deeper than allocscope's deepest `--depth`.
  */
 export function toHeapProfile(profile: Profile, source = 'the profile'): HeapProfile {
   const types = profile.sampleTypes.map((t) => t.type);
@@ -102,8 +103,13 @@ export function toHeapProfile(profile: Profile, source = 'the profile'): HeapPro
     const size = sample.values[space] ?? 0;
     if (size === 0) continue;
     let node = head;
+    const callFrames = sample.locations.flatMap(callFramesOfLocation);
+    // The tree nests one level per frame and JSON.stringify recurses on it: about 4,000 levels overflow the stack.
+    if (callFrames.length > MAX_STACK_DEPTH) {
+      throw new AllocscopeError('ERR_USAGE', `${prefix}; ${source} has a stack of ${callFrames.length} frames, more than the ${MAX_STACK_DEPTH} a JS heap profile records: use --to speedscope`);
+    }
     // pprof stores the leaf first (and inlined callees first within a location); the tree starts at the root.
-    for (const callFrame of sample.locations.flatMap(callFramesOfLocation).reverse()) node = child(node, callFrame);
+    for (const callFrame of callFrames.reverse()) node = child(node, callFrame);
     node.selfSize += size;
     samples.push({ size, nodeId: node.id, ordinal: samples.length + 1 });
   }

@@ -1,6 +1,7 @@
 // encode and decode: the public pprof file functions (gzipped protobuf, validated on the way in).
+import { AllocscopeError } from '../errors';
 import type { Profile } from '../model/profile';
-import { gunzipIfNeeded, gzip, gzipAsync } from './gzip';
+import { compressionOf, gunzipIfNeeded, gzip, gzipAsync } from './gzip';
 import { parseProfile } from './pprof-decode';
 import { serializeProfile } from './pprof-encode';
 
@@ -20,5 +21,14 @@ export function encodeAsync(profile: Profile): Promise<Buffer> {
  * profile, ERR_INVALID_PROFILE for one that breaks pprof's CheckValid rules.
  */
 export function decode(bytes: Uint8Array): Profile {
-  return parseProfile(gunzipIfNeeded(bytes));
+  const inflated = gunzipIfNeeded(bytes);
+  try {
+    return parseProfile(inflated);
+  } catch (error) {
+    // Bytes that are no profile may be one compressed another way: say which, not what protobuf made of them.
+    const compression = compressionOf(inflated);
+    if (compression === undefined || !(error instanceof AllocscopeError)) throw error;
+    const where = inflated === bytes ? '' : ' inside gzip';
+    throw new AllocscopeError('ERR_MALFORMED_PROFILE', `not a pprof profile: the data is ${compression}-compressed${where}; decompress it to a pprof file (gzipped once, or not at all)`, { cause: error });
+  }
 }

@@ -1,5 +1,5 @@
 // parseProfile reads pprof protobuf bytes into the model, resolving ids and checking every reference.
-import type * as protobuf from 'protobufjs';
+import * as protobuf from 'protobufjs';
 import { AllocscopeError } from '../errors';
 import type { Label, Line, Location, Mapping, Profile, ProfileFunction, ValueType } from '../model/profile';
 import { validateProfile } from '../model/validate';
@@ -22,6 +22,20 @@ interface RawProfile {
   sampleType: RawValueType[]; sample: RawSample[]; mapping: RawMapping[]; location: RawLocation[];
   function: RawFunction[]; stringTable: string[]; dropFrames: Int64; keepFrames: Int64; timeNanos: Int64;
   durationNanos: Int64; periodType: RawValueType | null; period: Int64; comment: Int64[]; defaultSampleType: Int64;
+}
+
+/**
+ * StrictReader fails on a string that runs past the end of the input: protobufjs's Buffer reader
+ * cuts such a string short instead, so a profile truncated inside its string table would decode.
+ */
+class StrictReader extends protobuf.BufferReader {
+  override string(): string {
+    const length = this.uint32();
+    const start = this.pos;
+    if (start + length > this.len) throw new RangeError(`index out of range: ${start} + ${length} > ${this.len}`);
+    this.pos += length;
+    return (this.buf as Buffer).toString('utf8', start, this.pos);
+  }
 }
 
 function malformed(message: string, cause?: unknown): AllocscopeError {
@@ -65,7 +79,8 @@ export function parseProfile(bytes: Uint8Array): Profile {
   if (bytes.length === 0) throw malformed('empty input');
   let raw: RawProfile;
   try {
-    raw = profileMessageType().decode(bytes) as unknown as RawProfile;
+    const reader = new StrictReader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    raw = profileMessageType().decode(reader) as unknown as RawProfile;
   } catch (error) {
     throw malformed(`not a pprof profile (protobuf decoding failed: ${(error as Error).message})`, error);
   }

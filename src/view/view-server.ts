@@ -2,14 +2,14 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { readProfileFile } from '../cli/read-profile';
+import { readProfileFile, withFileName } from '../cli/read-profile';
 import { AllocscopeError } from '../errors';
 import { toSpeedscope } from '../format/speedscope';
 import type { Profile } from '../model/profile';
 import { sampleTypeTotal } from '../model/totals';
 import { PROFILE_FILE_PATTERN, type ProfileKind } from '../record/file-names';
 import { type LeakSuspect, leakSuspects, MIN_POINTS, rankSuspects } from '../report/leaks';
-import { findSeries, type Series } from '../report/series';
+import { findSeries, readSeries } from '../report/series';
 import { overviewPage, type TimelineSeries } from './overview-page';
 
 export interface ViewServer {
@@ -45,30 +45,26 @@ class ProfileCache {
   private readonly cache = new Map<string, { size: number; profile: Profile }>();
 
   read(file: string): Profile {
-    const size = fs.statSync(file).size;
+    const size = fs.statSync(file, { throwIfNoEntry: false })?.size;
     const cached = this.cache.get(file);
     if (cached !== undefined && cached.size === size) return cached.profile;
+    // A file gone since the directory was listed (no size) is readProfileFile's to report.
     const profile = readProfileFile(file);
-    this.cache.set(file, { size, profile });
+    if (size !== undefined) this.cache.set(file, { size, profile });
     return profile;
   }
 }
 
-/** overview builds the directory page from the profiles there now (so reloading shows new periods). */
-function overview(dir: string, profiles: ProfileCache): string {
+/** overview builds the directory page from the profiles there now (so reloading shows new periods); `skip` hears of each profile it cannot read. */
+function overview(dir: string, profiles: ProfileCache, skip: (error: AllocscopeError) => void): string {
   const notes: string[] = [];
-  const readable = (series: Series): { series: Series; profiles: { file: string; timeMs: number; profile: Profile }[] } => ({
+  const all = findSeries([dir], 'view').map((series) => ({
     series,
-    profiles: series.files.flatMap((f) => {
-      try {
-        return [{ file: f.file, timeMs: f.parts.time.getTime(), profile: profiles.read(f.file) }];
-      } catch (error) {
-        notes.push(`skipped ${path.basename(f.file)}: ${(error as Error).message}`);
-        return [];
-      }
+    profiles: readSeries(series, (file) => profiles.read(file), (error) => {
+      notes.push(`skipped ${error.message}`);
+      skip(error);
     }),
-  });
-  const all = findSeries([dir], 'view').map(readable);
+  }));
   const panels = PANELS.map(({ kind, title, type }) => ({
     title,
     series: all.filter((s) => s.series.kind === kind).map((s): TimelineSeries => ({
@@ -105,12 +101,20 @@ function overview(dir: string, profiles: ProfileCache): string {
  * profiles can hold paths and names a team would not publish. Only Speedscope's own files and
  * profiles of the target are served, by name, never by a path from the request.
  */
-export async function startViewServer(target: string, port: number): Promise<ViewServer> {
+export async function startViewServer(target: string, port: number, warn: (message: string) => void): Promise<ViewServer> {
   const release = speedscopeRelease();
   const isDirectory = fs.statSync(target).isDirectory();
   const dir = isDirectory ? target : path.dirname(target);
   const profiles = new ProfileCache();
-  if (!isDirectory) profiles.read(target); // a file that is not a profile fails now, not in the browser
+  const warned = new Set<string>();
+  const skip = (error: AllocscopeError): void => {
+    if (warned.has(error.message)) return;
+    warned.add(error.message);
+    warn(`skipped ${error.message}`);
+  };
+  // Whatever cannot be shown is said now, on the terminal, not later in the browser.
+  if (isDirectory) overview(dir, profiles, skip);
+  else withFileName(target, () => toSpeedscope(profiles.read(target), path.basename(target)));
   const servedName = (name: string): string | undefined => {
     if (isDirectory ? !PROFILE_FILE_PATTERN.test(name) : name !== path.basename(target)) return undefined;
     return path.join(dir, name);
@@ -127,7 +131,7 @@ export async function startViewServer(target: string, port: number): Promise<Vie
           response.writeHead(302, { location: flameGraphUrl(path.basename(target)) }).end();
           return;
         }
-        send(200, 'text/html; charset=utf-8', overview(dir, profiles));
+        send(200, 'text/html; charset=utf-8', overview(dir, profiles, skip));
         return;
       }
       const profile = /^\/profiles\/([^/]+)\.json$/.exec(pathname);

@@ -2,10 +2,9 @@
 'use strict';
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { CLI, FIXTURES, ROOT, tempDir, runCli, assertOneLineError } = require('../support/cli');
+const { FIXTURES, ROOT, tempDir, runCli, startView, assertOneLineError } = require('../support/cli');
 const { missingTool } = require('../support/tools');
 const { launchChromium, CHROMIUM } = require('../support/speedscope');
 const { encode } = require('../../dist/index.js');
@@ -14,20 +13,6 @@ const { profileFileName } = require('../../dist/record/file-names.js');
 
 const SERVICE = path.join(FIXTURES, 'leaky-service', 'service.js');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-
-/** startView runs `allocscope view TARGET` and resolves to { url, stop } once it prints its URL. */
-function startView(target) {
-  const child = spawn(process.execPath, [CLI, 'view', target, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const url = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)?.[1];
-      if (url) resolve({ url, stop: () => new Promise((done) => { child.once('exit', done); child.kill('SIGINT'); }) });
-    });
-    child.once('exit', (code) => reject(new Error(`view exited ${code} before printing its URL: ${out}`)));
-  });
-}
 
 /** hostileProfiles writes a series whose growing site is named with markup, as an untrusted profile could be. */
 function hostileProfiles(dir, name) {

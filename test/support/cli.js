@@ -1,7 +1,7 @@
 // Test helpers: run the built CLI, make temporary directories, and read profiles the way users do.
 'use strict';
 const assert = require('node:assert/strict');
-const { spawn, spawnSync } = require('node:child_process');
+const { execFile, spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -24,17 +24,30 @@ function runCli(args, options = {}) {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000, ...options });
 }
 
+/**
+ * runCliAsync is runCli without blocking the test, so that several can run at once; past
+ * options.timeout it kills the CLI and sets `error`, as runCli does.
+ */
+function runCliAsync(args, { timeout = 60_000 } = {}) {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout }, (error, stdout, stderr) => {
+      const status = typeof error?.code === 'number' ? error.code : error ? null : 0;
+      resolve({ status, signal: error?.signal ?? null, stdout, stderr, error: error?.killed ? new Error(`killed after ${timeout} ms`) : undefined });
+    });
+  });
+}
+
 /** startCli starts `allocscope ...args` and resolves to its child process once its stdout says `ready`. */
 function startCli(args, options = {}) {
   return startProcess(process.execPath, [CLI, ...args], options);
 }
 
 /**
- * startProcess starts `command ...args` and resolves to its child process once its stdout says
- * `ready`; the child has `stdoutText` and `stderrText` so far, and `exited`, which resolves to
- * { status, signal } once it has exited and all its output is in.
+ * startProcess starts `command ...args` and resolves to its child process once its stdout so far
+ * passes isReady (by default: says `ready`); the child has `stdoutText` and `stderrText` so far,
+ * and `exited`, which resolves to { status, signal } once it has exited and all its output is in.
  */
-function startProcess(command, args, options = {}) {
+function startProcess(command, args, options = {}, isReady = (stdout) => stdout.includes('ready')) {
   const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdoutText = '';
   child.stderrText = '';
@@ -42,12 +55,25 @@ function startProcess(command, args, options = {}) {
   const ready = new Promise((resolve, reject) => {
     child.stdout.on('data', (chunk) => {
       child.stdoutText += chunk;
-      if (child.stdoutText.includes('ready')) resolve(child);
+      if (isReady(child.stdoutText)) resolve(child);
     });
-    child.on('exit', () => reject(new Error(`exited before ready: ${child.stderrText}`)));
+    child.on('exit', (status) => reject(new Error(`exited ${status} before ready: ${child.stdoutText}${child.stderrText}`)));
   });
+  // 'close', not 'exit': it resolves once all of the output is in.
   child.exited = new Promise((resolve) => child.on('close', (status, signal) => resolve({ status, signal })));
   return ready;
+}
+
+const VIEW_URL = /at (http:\/\/127\.0\.0\.1:\d+\/)/;
+
+/**
+ * startView runs `allocscope view TARGET --port 0` and resolves once it prints its URL to
+ * { url, stderr(), stop() }; stop sends SIGINT and resolves to its exit { status, signal }.
+ */
+async function startView(target) {
+  const child = await startProcess(process.execPath, [CLI, 'view', target, '--port', '0'], {}, (stdout) => VIEW_URL.test(stdout));
+  const url = VIEW_URL.exec(child.stdoutText)[1];
+  return { url, stderr: () => child.stderrText, stop: () => (child.kill('SIGINT'), child.exited) };
 }
 
 /**
@@ -89,4 +115,4 @@ function assertOneLineError(result, status, pattern) {
   assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
 }
 
-module.exports = { ROOT, CLI, FIXTURES, tempDir, runCli, startCli, startProcess, runLeakAndChurn, profilesIn, sharesOf, readProfile, assertOneLineError };
+module.exports = { ROOT, CLI, FIXTURES, tempDir, runCli, runCliAsync, startCli, startProcess, startView, runLeakAndChurn, profilesIn, sharesOf, readProfile, assertOneLineError };

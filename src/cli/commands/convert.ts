@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from '../command';
 import { parseOptions, usageError } from '../args';
-import { readProfileFile } from '../read-profile';
+import { readProfileFile, withFileName } from '../read-profile';
 import { AllocscopeError } from '../../errors';
 import { toHeapProfile } from '../../format/heapprofile';
 import { toSpeedscope } from '../../format/speedscope';
@@ -58,16 +58,7 @@ Example:
     if (out === undefined || out === '') throw usageError('convert', '-o OUT is required: the file to write');
 
     const profile = readProfileFile(file);
-    let converted: object;
-    try {
-      converted = to === 'heapprofile' ? toHeapProfile(profile, file) : toSpeedscope(profile, path.basename(file));
-    } catch (error) {
-      // Name the file, as every other complaint about a profile does.
-      if (error instanceof AllocscopeError && !error.message.includes(file)) {
-        throw new AllocscopeError(error.code, `${file}: ${error.message}`, { cause: error });
-      }
-      throw error;
-    }
+    const converted = withFileName(file, () => (to === 'heapprofile' ? toHeapProfile(profile, file) : toSpeedscope(profile, path.basename(file))));
     writeWhole(out, JSON.stringify(converted));
     return 0;
   },

@@ -3,7 +3,7 @@ import type { Command } from '../command';
 import { parseOptions, usageError } from '../args';
 import { readProfileFile } from '../read-profile';
 import { type LeakSuspect, leakSuspects, MIN_POINTS, rankSuspects, SUSPECT_COLUMNS, suspectCells } from '../../report/leaks';
-import { findSeries } from '../../report/series';
+import { findSeries, readSeries } from '../../report/series';
 
 const OPTIONS = {
   json: { type: 'boolean' },
@@ -31,6 +31,8 @@ keeps growing: a steady rise after the warm-up (the first quarter of the series 
 noise, not churn that is freed. A site is the innermost frame in the application's own code.
 Each suspect shows its growth over the series, its slope per minute, its share of the growth and a
 confidence from 0 to 1. Needs at least ${MIN_POINTS} profiles of a kind from one process.
+A profile in DIR that cannot be read is skipped and named on stderr; the suspects are still
+printed, and the exit status is 1. A FILE that cannot be read is an error.
 
 Options:
   --json      print an array of suspects: { kind, site, file, line, growth, slopePerMinute,
@@ -50,11 +52,14 @@ Example:
     if (positionals.length === 0) throw usageError('leaks', 'expected a directory of profiles or profile files');
     const suspects: LeakSuspect[] = [];
     let longest = 0;
-    for (const { kind, pid, threadId, files } of findSeries(positionals, 'leaks')) {
-      longest = Math.max(longest, files.length);
-      if (files.length < MIN_POINTS) continue;
-      const points = files.map((f) => ({ timeMs: f.parts.time.getTime(), profile: readProfileFile(f.file) }));
-      suspects.push(...leakSuspects(kind, points, { pid, threadId }));
+    let skipped = 0;
+    for (const series of findSeries(positionals, 'leaks')) {
+      const points = readSeries(series, readProfileFile, (error) => {
+        skipped++;
+        process.stderr.write(`allocscope: skipped ${error.message}\n`);
+      });
+      longest = Math.max(longest, points.length);
+      suspects.push(...leakSuspects(series.kind, points, series));
     }
     const ranked = rankSuspects(suspects);
     if (longest < MIN_POINTS) {
@@ -65,6 +70,7 @@ Example:
     } else if (longest >= MIN_POINTS) {
       process.stdout.write(ranked.length === 0 ? 'no leak suspects: nothing grew steadily after the warm-up\n' : formatSuspects(ranked));
     }
-    return 0;
+    // The ranking stands, but without some of the data: a script should notice.
+    return skipped === 0 ? 0 : 1;
   },
 };

@@ -22,7 +22,8 @@ needed: the Speedscope viewer comes from the speedscope npm package.
   FILE  a profile: opens in Speedscope (flame graph, sandwich, left heavy), one view per sample type
   DIR   periodic profiles (allocscope run --every S): the memory timeline of each process (JS heap,
         native, handles per period) and the leak suspects of 'allocscope leaks', each linked to
-        the flame graph of its newest profile. Reload to see new periods.
+        the flame graph of its newest profile. Reload to see new periods. A profile there that
+        cannot be read is skipped, and named on stderr and on the page.
 
 Options:
   --port N    port to listen on (default 0: any free port)
@@ -42,12 +43,11 @@ Example:
     const target = positionals[0] as string;
     let server;
     try {
-      server = await startViewServer(target, port);
+      server = await startViewServer(target, port, (message) => process.stderr.write(`allocscope: ${message}\n`));
     } catch (error) {
       if (error instanceof AllocscopeError) throw error;
       throw new AllocscopeError('ERR_IO', `${target}: ${describeIoError(error)}`, { cause: error });
     }
-    process.stdout.write(`allocscope: viewing ${target} at ${server.url} (Ctrl-C to stop)\n`);
     await new Promise<void>((resolve) => {
       const stop = (): void => {
         process.removeListener('SIGINT', stop);
@@ -56,6 +56,8 @@ Example:
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
+      // Only now: whoever reads the URL may stop the server at once, and it should stop cleanly.
+      process.stdout.write(`allocscope: viewing ${target} at ${server.url} (Ctrl-C to stop)\n`);
     });
     await server.close();
     return 0;
