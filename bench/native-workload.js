@@ -1,11 +1,10 @@
 // Measures what native heap profilers cost a Node workload that mallocs through Node itself (Buffers, zlib, crypto).
 'use strict';
-const crypto = require('node:crypto');
-const zlib = require('node:zlib');
 const { runChild, reportResult } = require('./lib/child');
 const { parseBenchArgs, parseSkip, parsePositiveInt, writeJson } = require('./lib/cli');
 const { beginRun, endRun } = require('./lib/env');
 const { findPeers, formatPeers, peerSpec } = require('./lib/native-peers');
+const { makeState, runUnits } = require('./lib/native-unit');
 const { loadAllocscope } = require('./lib/profilers');
 const { summarize, ratio, median, mulberry32, shuffled, bootstrapRatioCI, bootstrapPairedCI } = require('./lib/stats');
 const { formatOpsTable, formatTable, fmt, fmtRatio, fmtRatioWithCI } = require('./lib/table');
@@ -79,44 +78,6 @@ Target (reported, not asserted): allocscope >= ${TARGET_RATIO} of baseline.
   (internal: --trial CONFIG / --trial paired run in a child process)`;
 
 const CONFIG_NAMES = ['baseline', 'baseline-2', 'allocscope', 'jemalloc', 'jemalloc-prof', 'heaptrack'];
-
-// ---------------------------------------------------------------------------------------------
-// The workload.
-
-const RING = 64;
-const BUFFERS_PER_UNIT = 8;
-const LOG_MIN = Math.log(64);
-const LOG_MAX = Math.log(256 * 1024);
-const TEXTS = 16;
-
-function makeState(seed) {
-  const texts = [];
-  for (let i = 0; i < TEXTS; i++) {
-    let s = '';
-    while (s.length < 256 * (i + 1)) s += `record ${i} value ${i * 7919} name user-${i} tag t${i % 5}; `;
-    texts.push(Buffer.from(s.slice(0, 256 * (i + 1))));
-  }
-  return { rng: mulberry32(seed), next: 0, ring: new Array(RING).fill(null), texts, checksum: 0 };
-}
-
-function unit(state) {
-  const { rng, ring } = state;
-  for (let i = 0; i < BUFFERS_PER_UNIT; i++) {
-    const size = Math.round(Math.exp(LOG_MIN + (LOG_MAX - LOG_MIN) * rng()));
-    const buf = Buffer.allocUnsafeSlow(size);
-    buf[0] = i;
-    buf[size - 1] = size & 0xff;
-    ring[state.next++ % RING] = buf;
-  }
-  const text = state.texts[Math.floor(rng() * TEXTS)];
-  const deflated = zlib.deflateSync(text);
-  const digest = crypto.createHash('sha256').update(text).update(deflated).digest();
-  state.checksum = (state.checksum + deflated.length + digest[0] + (ring[(state.next - 1) % RING].length & 0xff)) % 2_147_483_647;
-}
-
-function runUnits(state, units) {
-  for (let i = 0; i < units; i++) unit(state);
-}
 
 // ---------------------------------------------------------------------------------------------
 // The children.
@@ -412,7 +373,7 @@ async function main() {
   if (options.json) writeJson(options.json, { environment: run.env, seed: options.seed, fresh, paired });
 }
 
-module.exports = { runFresh, formatFresh, runPaired, formatPaired, makeState, runUnits };
+module.exports = { runFresh, formatFresh, runPaired, formatPaired };
 
 if (require.main === module) {
   main().catch((error) => {

@@ -9,6 +9,11 @@ function reportResult(result) {
   process.stdout.write(`${MARKER}${JSON.stringify(result)}\n`);
 }
 
+/** parseResult returns what reportResult printed on this stdout line, or undefined for any other line. */
+function parseResult(line) {
+  return line.startsWith(MARKER) ? JSON.parse(line.slice(MARKER.length)) : undefined;
+}
+
 /**
  * runChild runs `node [execArgv] script [args]` in a fresh process and resolves to the object
  * the child passed to reportResult. Its other output is forwarded (stdout lines to our stdout
@@ -39,7 +44,8 @@ function runChild(script, args, { execArgv = [], echo = false, env = process.env
       while ((nl = buffered.indexOf('\n')) !== -1) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
-        if (line.startsWith(MARKER)) result = JSON.parse(line.slice(MARKER.length));
+        const reported = parseResult(line);
+        if (reported !== undefined) result = reported;
         else if (echo) process.stdout.write(`${line}\n`);
       }
     });
@@ -53,4 +59,4 @@ function runChild(script, args, { execArgv = [], echo = false, env = process.env
   });
 }
 
-module.exports = { runChild, reportResult };
+module.exports = { runChild, reportResult, parseResult };
