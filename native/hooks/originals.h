@@ -1,14 +1,14 @@
-// The allocator functions the hooks stand in for, taken from libc itself (never from Node, see below).
+// The allocator functions the hooks stand in for, as the dynamic linker binds them (never Node's PLT stubs, see below).
 #pragma once
 
 #include <cstddef>
 
 namespace allocscope::hooks {
 
-// Pointers to libc's own implementations. They are resolved through
-// dlsym(dlopen("libc.so.6", RTLD_NOLOAD), ...): inside Node, `&malloc` and
-// dlsym(RTLD_DEFAULT, "malloc") return Node's canonical PLT stub, which jumps through the very
-// GOT slot we patch, so calling it from a hook would recurse forever.
+// Pointers to the implementations the process's own calls reach: glibc's, or those of an allocator
+// preloaded before it. Never Node's: inside Node, `&malloc` and dlsym(RTLD_DEFAULT, "malloc")
+// return Node's canonical PLT stub, which jumps through the very GOT slot we patch, so calling it
+// from a hook would recurse forever.
 struct Originals {
   void* (*malloc)(size_t);
   void (*free)(void*);
@@ -27,12 +27,7 @@ struct Originals {
 
 extern Originals g_originals;
 
-// The file of a loaded object other than libc that defines the process's allocator functions (an
-// allocator preloaded with LD_PRELOAD), or nullptr. The hooks call libc's functions, so blocks such
-// an allocator made would reach libc's free: profiling must not start then.
-const char* foreignAllocator();
-
-// Fills g_originals once; returns false (with a reason) if libc or a required function is missing.
+// Fills g_originals once; returns false (with a reason) if glibc or a required function is missing.
 bool resolveOriginals(const char** whyNot);
 
 }  // namespace allocscope::hooks

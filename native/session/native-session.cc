@@ -44,10 +44,6 @@ std::string NativeSession::start(const NativeSettings& settings) {
   if (d_running) return "already running";
   const char* whyNot = "";
   if (!hooks::resolveOriginals(&whyNot)) return whyNot;
-  if (const char* allocator = hooks::foreignAllocator()) {
-    return std::string("malloc comes from ") + allocator +
-           ", not glibc (a preloaded allocator?); the native profiler hooks glibc's malloc only: remove the preload or turn native profiling off";
-  }
   if (!aggregate::SampleRecorder::create()) return "could not map memory for the sample buffers";
   static const char* cannotStart = []() -> const char* {
     if (!unwind::initStackCapture()) return "native stacks need glibc 2.35 or later (for _dl_find_object)";

@@ -8,6 +8,9 @@
 #include "unwind/eh-frame.h"
 #include "unwind/rule-cache.h"
 
+// The stack pointer at process start, kept by the dynamic loader.
+extern "C" void* __libc_stack_end;
+
 namespace allocscope::unwind {
 
 namespace {
@@ -54,16 +57,22 @@ int findSelf(struct dl_phdr_info* info, size_t, void*) {
 // The highest address of the calling thread's stack, cached per thread.
 __thread uintptr_t t_stackTop __attribute__((tls_model("initial-exec"))) = 0;
 
+// No stack is larger; a candidate top farther above the current frame is not this stack's.
+constexpr uintptr_t kMaxStackBytes = uintptr_t{1} << 30;
+
+bool isTopOf(uintptr_t candidate, uintptr_t here) { return candidate > here && candidate - here < kMaxStackBytes; }
+
+// Found without pthread_getattr_np: it holds the thread's lock while it reallocs, and that realloc
+// is hooked, so a sample taken inside it would call it again and wait on itself forever (seen on
+// threads whose start calls it: ASan's, V8's). glibc places a thread's descriptor, pthread_self(),
+// at the top of the stack block it gives the thread (above its static TLS, also readable); the
+// main thread's frames all lie below __libc_stack_end. A stack that is neither is not walked.
 uintptr_t stackTop() {
   if (t_stackTop == 0) {
-    pthread_attr_t attributes;
-    void* low = nullptr;
-    size_t size = 0;
-    if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
-      pthread_attr_getstack(&attributes, &low, &size);
-      pthread_attr_destroy(&attributes);
-    }
-    t_stackTop = reinterpret_cast<uintptr_t>(low) + size;
+    auto here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+    auto descriptor = reinterpret_cast<uintptr_t>(pthread_self());
+    auto mainStackEnd = reinterpret_cast<uintptr_t>(__libc_stack_end);
+    t_stackTop = isTopOf(descriptor, here) ? descriptor : isTopOf(mainStackEnd, here) ? mainStackEnd : here;
   }
   return t_stackTop;
 }
