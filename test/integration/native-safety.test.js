@@ -178,7 +178,10 @@ describe('native', () => {
     assert.ok(r.workerBlocksAlloc > 0, 'the workers\' allocations through the probe are in the profile');
   });
 
-  it('lets a profiled process fork, exec and spawn children that all exit 0, also with a raw fork() that allocates', () => {
+  it('lets a profiled process fork, exec and spawn children that all exit 0, also with a raw fork() that allocates', (t) => {
+    // ASan's allocator does not reset its locks in a forked child: the raw fork() that allocates
+    // deadlocks inside ASan itself (seen in its SizeClassAllocator64), with or without allocscope.
+    if (process.env.LD_PRELOAD?.includes('libasan')) return t.skip('a raw fork() that allocates deadlocks in ASan\'s own allocator');
     const r = scenario('children');
     assert.deepEqual(r.exits.fork, { code: 0, signal: null, message: { pid: r.exits.fork.message.pid, buffers: 1000 } });
     assert.equal(r.exits.execFileSync, '');

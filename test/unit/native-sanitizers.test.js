@@ -1,6 +1,7 @@
 // Runs the native unit tests (test/native/run.sh: ring buffer, address table, sampler, aggregator,
 // sample recorder, symbolizer) built with AddressSanitizer+UBSan and with ThreadSanitizer; every
-// run must end with "N passed, 0 failed" and run.sh must exit 0.
+// run must end with "N passed, 0 failed" and run.sh must exit 0. Then builds the whole addon with
+// ASan+UBSan and runs integration tests against it (test/native/run-addon-asan.sh).
 'use strict';
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -15,12 +16,12 @@ const TIMEOUT_MS = 10 * 60 * 1000;
 const EXPECTED_RUNS = 12 + (fs.existsSync(path.join(ROOT, 'test/native/run-symbolizer-test.sh')) ? 1 : 0);
 
 /**
- * runNativeTests runs `bash test/native/run.sh all` in its own process group, so that on timeout
- * the compilers and test binaries it started are killed along with it.
+ * runScript runs `bash script ...args` in its own process group, so that on timeout the
+ * compilers, tests and Node processes it started are killed along with it.
  */
-function runNativeTests() {
+function runScript(script, args) {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['test/native/run.sh', 'all'], { cwd: ROOT, detached: true });
+    const child = spawn('bash', [script, ...args], { cwd: ROOT, detached: true });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
@@ -54,7 +55,7 @@ test(
     }
     if (missingTool(t, 'g++', ['--version'])) return;
 
-    const { status, signal, timedOut, output } = await runNativeTests();
+    const { status, signal, timedOut, output } = await runScript('test/native/run.sh', ['all']);
     // What to show when something fails: the failing tests, their diagnostics, the tail.
     const failures = output
       .split('\n')
@@ -78,5 +79,26 @@ test(
       assert.ok(summary.passed > 0, `a native test run passed nothing\n${context}`);
     }
     assert.equal(status, 0, `run.sh exited with ${status}\n${context}`);
+  },
+);
+
+test(
+  'integration tests pass against the addon built with ASan+UBSan (test/native/run-addon-asan.sh)',
+  { timeout: TIMEOUT_MS + 30_000 },
+  async (t) => {
+    if (process.platform !== 'linux') {
+      t.skip('the native profiler and its tests are Linux-only');
+      return;
+    }
+    if (missingTool(t, 'g++', ['--version'])) return;
+
+    const { status, signal, timedOut, output } = await runScript('test/native/run-addon-asan.sh', []);
+    const context = output.split('\n').filter((line) => /not ok|ERROR: |runtime error|Sanitizer|^# (tests|pass|fail)/.test(line)).join('\n') +
+      `\n--- last lines ---\n${output.split('\n').slice(-40).join('\n')}`;
+    assert.equal(timedOut, false, `run-addon-asan.sh took longer than ${TIMEOUT_MS / 1000}s\n${context}`);
+    assert.equal(signal, null, `run-addon-asan.sh was killed by ${signal}\n${context}`);
+    assert.match(output, /^# pass [1-9]\d*$/m, `no integration test passed\n${context}`);
+    assert.match(output, /^# fail 0$/m, context);
+    assert.equal(status, 0, `run-addon-asan.sh exited with ${status}\n${context}`);
   },
 );
