@@ -45,15 +45,20 @@ function runScript(script, args) {
   });
 }
 
+/** cannotBuild skips the test (true) where sanitized native code cannot be built and run. */
+function cannotBuild(t) {
+  if (process.platform !== 'linux') {
+    t.skip('the native profiler and its tests are Linux-only');
+    return true;
+  }
+  return missingTool(t, 'g++', ['--version']);
+}
+
 test(
   'native unit tests pass under ASan/UBSan and TSan (test/native/run.sh)',
   { timeout: TIMEOUT_MS + 30_000 },
   async (t) => {
-    if (process.platform !== 'linux') {
-      t.skip('the native profiler and its tests are Linux-only');
-      return;
-    }
-    if (missingTool(t, 'g++', ['--version'])) return;
+    if (cannotBuild(t)) return;
 
     const { status, signal, timedOut, output } = await runScript('test/native/run.sh', ['all']);
     // What to show when something fails: the failing tests, their diagnostics, the tail.
@@ -86,11 +91,7 @@ test(
   'integration tests pass against the addon built with ASan+UBSan (test/native/run-addon-asan.sh)',
   { timeout: TIMEOUT_MS + 30_000 },
   async (t) => {
-    if (process.platform !== 'linux') {
-      t.skip('the native profiler and its tests are Linux-only');
-      return;
-    }
-    if (missingTool(t, 'g++', ['--version'])) return;
+    if (cannotBuild(t)) return;
 
     const { status, signal, timedOut, output } = await runScript('test/native/run-addon-asan.sh', []);
     const context = output.split('\n').filter((line) => /not ok|ERROR: |runtime error|Sanitizer|^# (tests|pass|fail)/.test(line)).join('\n') +
