@@ -166,7 +166,8 @@ aggregate::AggregateSnapshot NativeSession::snapshot() {
   std::lock_guard<std::mutex> lock(d_mutex);
   auto* recorder = aggregate::SampleRecorder::get();
   if (!d_running || recorder == nullptr) return {};
-  aggregate::AggregateSnapshot snapshot = d_aggregator.snapshot(recorder->ring(), recorder->table(), d_settings.intervalBytes);
+  aggregate::AggregateSnapshot snapshot =
+      d_aggregator.snapshot(recorder->ring(), recorder->table(), d_settings.intervalBytes, false);
   snapshot.unloadedFrameNames = d_unloadedFrameNames;
   return snapshot;
 }
