@@ -102,11 +102,13 @@ class Addon : public Napi::Addon<Addon> {
     return info.Env().Undefined();
   }
 
-  // nativeSnapshot() -> flat arrays (see translate-native-profile.h), undefined when idle.
+  // nativeSnapshot(forgetIdle = false) -> flat arrays (see translate-native-profile.h),
+  // undefined when idle. forgetIdle: see NativeSession::snapshot.
   Napi::Value JsNativeSnapshot(const Napi::CallbackInfo& info) {
     auto& native = session::NativeSession::instance();
     if (!native.running()) return info.Env().Undefined();
-    return session::translateNativeProfile(info.Env(), native.snapshot());
+    bool forgetIdle = info.Length() > 0 && info[0].ToBoolean().Value();
+    return session::translateNativeProfile(info.Env(), native.snapshot(forgetIdle));
   }
 
   Napi::Value JsNativeStats(const Napi::CallbackInfo& info) {

@@ -1,6 +1,7 @@
 // Aggregator: interns stacks, accumulates allocation totals, and computes in-use memory from live samples.
 #include "aggregate/aggregator.h"
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "sampler/sampler.h"
@@ -16,7 +17,7 @@ size_t Aggregator::StackHash::operator()(const std::vector<uintptr_t>& frames) c
 void Aggregator::drain(SampleRing& ring, const AddressTable& table, uint64_t intervalBytes, bool prune) {
   std::lock_guard<std::mutex> lock(d_mutex);
   drainLocked(ring, intervalBytes);
-  if (prune) pruneLocked(table, intervalBytes, nullptr);
+  if (prune) pruneLocked(table);
 }
 
 void Aggregator::setStackTranslator(StackTranslator translate) {
@@ -34,6 +35,7 @@ int64_t Aggregator::internLocked(const std::vector<uintptr_t>& raw) {
   if (added) {
     d_stacks.push_back(std::move(frames));
     d_totals.emplace_back();
+    d_sampledEpoch.push_back(d_epoch);
     d_frameCount += 2 * raw.size();
   }
   d_rawStackIds.emplace(raw, entry->second);
@@ -55,38 +57,87 @@ void Aggregator::drainLocked(SampleRing& ring, uint64_t intervalBytes) {
     StackTotals& totals = d_totals[stack];
     totals.allocObjects += weight;
     totals.allocBytes += weight * static_cast<double>(record.sizeBytes);
+    d_sampledEpoch[stack] = d_epoch;
     d_live[record.sampleId] = {static_cast<uint32_t>(stack), record.sizeBytes};
   })) {
   }
 }
 
-AggregateSnapshot Aggregator::snapshot(SampleRing& ring, const AddressTable& table, uint64_t intervalBytes) {
+AggregateSnapshot Aggregator::snapshot(SampleRing& ring, const AddressTable& table, uint64_t intervalBytes,
+                                       bool forgetIdle) {
   std::lock_guard<std::mutex> lock(d_mutex);
   drainLocked(ring, intervalBytes);
+  pruneLocked(table);
+  // After pruning, so that a stack whose samples were all freed counts as having none live.
+  if (forgetIdle) forgetIdleLocked();
   AggregateSnapshot result;
   result.stacks = d_stacks;
   result.totals = d_totals;
-  pruneLocked(table, intervalBytes, &result.totals);
+  for (const auto& [sampleId, sample] : d_live) {
+    double weight = sampler::sampleWeight(sample.sizeBytes, intervalBytes);
+    StackTotals& totals = result.totals[sample.stack];
+    totals.inuseObjects += weight;
+    totals.inuseBytes += weight * static_cast<double>(sample.sizeBytes);
+  }
   result.liveSamples = d_live.size();
   return result;
 }
 
-void Aggregator::pruneLocked(const AddressTable& table, uint64_t intervalBytes, std::vector<StackTotals>* inuse) {
+void Aggregator::pruneLocked(const AddressTable& table) {
   std::unordered_set<uint64_t> live;
   live.reserve(d_live.size());
   table.forEachLive([&](uint64_t sampleId) {
-    auto found = d_live.find(sampleId);
     // An id the drain has not seen yet belongs to a record still being written: next time.
-    if (found == d_live.end()) return;
-    live.insert(sampleId);
-    if (inuse == nullptr) return;
-    double weight = sampler::sampleWeight(found->second.sizeBytes, intervalBytes);
-    StackTotals& totals = (*inuse)[found->second.stack];
-    totals.inuseObjects += weight;
-    totals.inuseBytes += weight * static_cast<double>(found->second.sizeBytes);
+    if (d_live.count(sampleId) != 0) live.insert(sampleId);
   });
   for (auto it = d_live.begin(); it != d_live.end();) {
     it = live.count(it->first) != 0 ? std::next(it) : d_live.erase(it);
+  }
+}
+
+void Aggregator::forgetIdleLocked() {
+  // A stack with no sample this epoch allocated nothing this period, so a per-period profile
+  // loses nothing without it; one with live samples still has in-use memory to report.
+  std::vector<bool> keep(d_stacks.size());
+  for (size_t id = 0; id < d_stacks.size(); ++id) keep[id] = d_sampledEpoch[id] == d_epoch;
+  for (const auto& [sampleId, sample] : d_live) keep[sample.stack] = true;
+  ++d_epoch;
+  if (std::find(keep.begin(), keep.end(), false) == keep.end()) return;
+
+  // Ids stay dense (they index d_stacks): the kept stacks move down, in order.
+  constexpr uint32_t kForgotten = UINT32_MAX;
+  std::vector<uint32_t> newIds(d_stacks.size(), kForgotten);
+  uint32_t kept = 0;
+  for (size_t id = 0; id < d_stacks.size(); ++id) {
+    if (!keep[id]) {
+      d_frameCount -= d_stacks[id].size();
+      continue;
+    }
+    newIds[id] = kept;
+    if (kept != id) {  // a vector moved onto itself would empty
+      d_stacks[kept] = std::move(d_stacks[id]);
+      d_totals[kept] = d_totals[id];
+      d_sampledEpoch[kept] = d_sampledEpoch[id];
+    }
+    ++kept;
+  }
+  d_stacks.resize(kept);
+  d_totals.resize(kept);
+  d_sampledEpoch.resize(kept);
+  for (auto& [sampleId, sample] : d_live) sample.stack = newIds[sample.stack];
+  // Both key maps (raw and translated frames) drop the keys of forgotten stacks: a raw stack
+  // seen again is translated again, with the JS code map of that time.
+  for (auto* ids : {&d_rawStackIds, &d_stackIds}) {
+    for (auto it = ids->begin(); it != ids->end();) {
+      uint32_t newId = newIds[it->second];
+      if (newId == kForgotten) {
+        d_frameCount -= it->first.size();
+        it = ids->erase(it);
+      } else {
+        it->second = newId;
+        ++it;
+      }
+    }
   }
 }
 
@@ -107,6 +158,8 @@ void Aggregator::reset() {
   d_stackIds.clear();
   d_stacks.clear();
   d_totals.clear();
+  d_sampledEpoch.clear();
+  d_epoch = 0;
   d_live.clear();
   d_frameCount = 0;
   d_droppedStackTableFull = 0;
@@ -126,7 +179,7 @@ size_t Aggregator::bytesUsedLocked() const {
   // d_frameCount counts every stored frame (raw key, translated key, stack list); node
   // overheads are estimated.
   return d_frameCount * sizeof(uintptr_t) + (d_rawStackIds.size() + d_stacks.size()) * 96 +
-         d_stacks.size() * sizeof(StackTotals) + d_live.size() * 48;
+         d_stacks.size() * (sizeof(StackTotals) + sizeof(uint64_t)) + d_live.size() * 48;
 }
 
 uint64_t Aggregator::liveSamples() const {

@@ -42,8 +42,12 @@ class Aggregator {
   // With prune, samples whose address left the table (they were freed) leave the live table.
   void drain(SampleRing& ring, const AddressTable& table, uint64_t intervalBytes, bool prune);
   // snapshot drains, then adds in-use figures from the live addresses in the table. Samples
-  // no longer in the table were freed: they leave the live table here.
-  AggregateSnapshot snapshot(SampleRing& ring, const AddressTable& table, uint64_t intervalBytes);
+  // no longer in the table were freed: they leave the live table here. Alloc totals count
+  // since a stack was interned. With forgetIdle, stacks with no sample since the previous
+  // forgetting snapshot and none live are removed first (absent from this snapshot): only
+  // per-period differences of alloc totals then stay exact, and the tables stop growing with
+  // every stack ever seen. A forgotten stack sampled again is interned afresh, from zero.
+  AggregateSnapshot snapshot(SampleRing& ring, const AddressTable& table, uint64_t intervalBytes, bool forgetIdle);
   void reset();
   // framesWithin returns the distinct return addresses in [start, end) of the stacks so far.
   std::vector<uintptr_t> framesWithin(uintptr_t start, uintptr_t end) const;
@@ -62,8 +66,11 @@ class Aggregator {
   };
 
   void drainLocked(SampleRing& ring, uint64_t intervalBytes);
-  // pruneLocked removes freed samples; with inuse, it adds the live ones to those totals.
-  void pruneLocked(const AddressTable& table, uint64_t intervalBytes, std::vector<StackTotals>* inuse);
+  // pruneLocked removes freed samples (those whose address left the table) from d_live.
+  void pruneLocked(const AddressTable& table);
+  // forgetIdleLocked removes the stacks idle for the epoch and without live samples,
+  // renumbering the others, then starts a new epoch.
+  void forgetIdleLocked();
   size_t bytesUsedLocked() const;
 
   // internLocked returns the id of a raw stack's (translated) stack, or -1 past the budget.
@@ -76,6 +83,9 @@ class Aggregator {
   std::unordered_map<std::vector<uintptr_t>, uint32_t, StackHash> d_stackIds;
   std::vector<std::vector<uintptr_t>> d_stacks;
   std::vector<StackTotals> d_totals;
+  // Per stack, the epoch of its last drained sample; forgetting snapshots advance d_epoch.
+  std::vector<uint64_t> d_sampledEpoch;
+  uint64_t d_epoch = 0;
   std::unordered_map<uint64_t, LiveSample> d_live;
   size_t d_frameCount = 0;
   size_t d_maxBytes = SIZE_MAX;

@@ -161,12 +161,13 @@ void NativeSession::drainLoop() {
   }
 }
 
-aggregate::AggregateSnapshot NativeSession::snapshot() {
+aggregate::AggregateSnapshot NativeSession::snapshot(bool forgetIdle) {
   sampler::ScopedBusy busy;
   std::lock_guard<std::mutex> lock(d_mutex);
   auto* recorder = aggregate::SampleRecorder::get();
   if (!d_running || recorder == nullptr) return {};
-  aggregate::AggregateSnapshot snapshot = d_aggregator.snapshot(recorder->ring(), recorder->table(), d_settings.intervalBytes);
+  aggregate::AggregateSnapshot snapshot =
+      d_aggregator.snapshot(recorder->ring(), recorder->table(), d_settings.intervalBytes, forgetIdle);
   snapshot.unloadedFrameNames = d_unloadedFrameNames;
   return snapshot;
 }

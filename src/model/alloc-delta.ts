@@ -16,7 +16,8 @@ export class AllocDelta {
   private previous = new Map<string, number[]>();
   private previousNanos: bigint | undefined;
   /** Small numbers for locations, stable across profiles: a stack's key is a short list of them. */
-  private readonly locationNumbers = new Map<string, number>();
+  private locationNumbers = new Map<string, number>();
+  private nextLocationNumber = 0;
 
   apply(profile: Profile): Profile {
     const allocColumns = profile.sampleTypes.flatMap((type, index) => (type.type.startsWith('alloc_') ? [index] : []));
@@ -25,15 +26,18 @@ export class AllocDelta {
     // One text key per location of this profile, not per frame of every sample (that was most
     // of a period's block in bench/continuous-block.js).
     const numberOf = new Map<Location, number>();
+    const kept = new Map<string, number>();
     for (const location of profile.locations) {
       const text = locationKey(location);
-      let number = this.locationNumbers.get(text);
-      if (number === undefined) {
-        number = this.locationNumbers.size;
-        this.locationNumbers.set(text, number);
-      }
+      const number = this.locationNumbers.get(text) ?? this.nextLocationNumber++;
+      kept.set(text, number);
       numberOf.set(location, number);
     }
+    // The next profile is compared with this one's keys only, which use only this profile's
+    // locations: numbers of locations gone from it are never looked up again, and a location
+    // that comes back gets a new number (never an old one: the counter only grows), so no key
+    // of `previous` can be mistaken for a new stack's.
+    this.locationNumbers = kept;
     const samples = profile.samples.flatMap((sample) => {
       const key = sample.locations.map((l) => numberOf.get(l) ?? locationKey(l)).join(',');
       const totals = allocColumns.map((column) => sample.values[column] ?? 0);

@@ -65,18 +65,36 @@ export const native = {
   /**
    * profile returns native allocations since start (alloc_*) and those not freed yet (inuse_*).
    * Throws ERR_NOT_RUNNING when not started (or when started by another thread, whose settings
-   * this thread does not know).
+   * this thread does not know). While continuous profiling collects native profiles in this
+   * process, it forgets stacks idle for a whole period: their alloc_* here then count from
+   * when they were sampled again.
    */
   profile(): Profile {
-    const snapshot = started === undefined ? undefined : addon().nativeSnapshot();
-    if (started === undefined || snapshot === undefined) {
-      throw new AllocscopeError('ERR_NOT_RUNNING', 'allocscope native profiler is not running; call native.start() first');
-    }
-    return buildNativeProfile(snapshot, {
-      settings: started.settings,
-      startNanos: started.startNanos,
-      timeNanos: nowNanos(),
-      stats: addon().nativeStats(),
-    });
+    return takeProfile(false);
   },
 };
+
+/**
+ * periodProfile is native.profile() for continuous profiling's collections, whose alloc_*
+ * AllocDelta turns into per-period values: stacks idle for a whole period (no sample since the
+ * previous periodProfile, none live) are forgotten first, so the profiler's tables and each
+ * profile hold recent stacks, not every stack ever seen. alloc_* of later profiles then count
+ * from when a stack was sampled again: only per-period differences stay exact, which is why
+ * this is not native.profile()'s behaviour.
+ */
+export function periodProfile(): Profile {
+  return takeProfile(true);
+}
+
+function takeProfile(forgetIdle: boolean): Profile {
+  const snapshot = started === undefined ? undefined : addon().nativeSnapshot(forgetIdle);
+  if (started === undefined || snapshot === undefined) {
+    throw new AllocscopeError('ERR_NOT_RUNNING', 'allocscope native profiler is not running; call native.start() first');
+  }
+  return buildNativeProfile(snapshot, {
+    settings: started.settings,
+    startNanos: started.startNanos,
+    timeNanos: nowNanos(),
+    stats: addon().nativeStats(),
+  });
+}

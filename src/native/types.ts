@@ -83,8 +83,12 @@ export interface NativeAddon {
   /** Returns "" when started, else why not. Process-wide. */
   nativeStart(intervalBytes: number, stackDepth: number): string;
   nativeStop(): void;
-  /** Returns undefined when native profiling is not running. */
-  nativeSnapshot(): NativeSnapshotArrays | undefined;
+  /**
+   * Returns undefined when native profiling is not running. forgetIdle (default false): stacks
+   * with no sample since the last forgetting snapshot and none live are dropped first, and
+   * start again from zero if sampled later (for profiles made per period by AllocDelta).
+   */
+  nativeSnapshot(forgetIdle?: boolean): NativeSnapshotArrays | undefined;
   nativeStats(): NativeStats;
   nativeNameJsFrames(): void;
   /** Runs full garbage collections on this thread's isolate. */

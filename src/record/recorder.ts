@@ -14,7 +14,7 @@ import { AllocDelta } from '../model/alloc-delta';
 import type { Profile } from '../model/profile';
 import { sampleTypeTotal } from '../model/totals';
 import { addon } from '../native/bindings';
-import { native } from '../native-heap/native-profiler';
+import { native, periodProfile as nativePeriodProfile } from '../native-heap/native-profiler';
 import type { NativeProfilerOptions } from '../native-heap/options';
 import { onFinalExit } from './exit-hooks';
 import { handlesProfile } from './handles-profile';
@@ -285,7 +285,9 @@ export class Recorder {
       case 'js':
         return heap.profile({ collectGarbage });
       case 'native':
-        return this.allocDelta.apply(native.profile());
+        // Every native profile here (periodic, near the heap limit, at exit) goes through
+        // AllocDelta, so stacks idle for a period may be forgotten: see periodProfile.
+        return this.allocDelta.apply(nativePeriodProfile());
       case 'handles':
         return handlesProfile(period.startMs, period.endMs, this.resourceStacks);
     }

@@ -1,4 +1,4 @@
-// startContinuous, prom-client metrics and `allocscope run --upload`: profiles every period into a directory, with per-period native alloc values.
+// startContinuous, prom-client metrics and `allocscope run --upload`: profiles every period into a directory, with per-period native alloc values (also for stacks forgotten while idle).
 'use strict';
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
@@ -9,7 +9,10 @@ const { FIXTURES, tempDir, runCli, readProfile } = require('../support/cli');
 const { startContinuous, AllocscopeError } = require('../../dist/index.js');
 const { PROFILE_FILE_PATTERN } = require('../../dist/record/file-names.js');
 
+const { buildProbe } = require('../fixtures/alloc-probe/build.js');
+
 const API_FIXTURE = path.join(FIXTURES, 'continuous', 'api-metrics.js');
+const IDLE_STACK_FIXTURE = path.join(FIXTURES, 'continuous', 'idle-stack.js');
 
 function profilesOf(dir, kind) {
   return fs.readdirSync(dir).filter((n) => PROFILE_FILE_PATTERN.test(n) && n.endsWith(`.${kind}.pb.gz`)).sort().map((n) => path.join(dir, n));
@@ -46,6 +49,29 @@ describe('startContinuous', () => {
     const allocated = profiles.reduce((sum, p) => sum + total(p, 'alloc_space'), 0);
     const lastInuse = total(profiles.at(-1), 'inuse_space');
     assert.ok(allocated < 3 * lastInuse, `alloc_space summed over periods ${allocated} against ${lastInuse} in use at the end`);
+  });
+
+  it('keeps native alloc_* per period right for a stack idle for a period (and forgotten meanwhile)', () => {
+    buildProbe();
+    const dir = tempDir();
+    const run = spawnSync(process.execPath, [IDLE_STACK_FIXTURE, dir], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(run.status, 0, run.stderr);
+    const MIB = 1024 * 1024;
+    const near = (actual, expected, what) => assert.ok(Math.abs(actual - expected) <= 0.01 * expected, `${what}: ${actual} against ${expected}`);
+    const probeAllocSpace = (profile) => {
+      const column = profile.sampleTypes.findIndex((t) => t.type === 'alloc_space');
+      return profile.samples
+        .filter((s) => s.locations.some((l) => l.lines.some((line) => line.function.name === 'alloc_probe_malloc_blocks')))
+        .reduce((sum, s) => sum + s.values[column], 0);
+    };
+    const periods = profilesOf(dir, 'native').map(readProfile).map(probeAllocSpace);
+    assert.equal(periods.length, 4, 'three flushes and the last profile at stop');
+    near(periods[0], 20 * MIB, 'period 1');
+    assert.equal(periods[1], 0, 'period 2 allocated nothing there');
+    near(periods[2], 5 * MIB, 'period 3: its own allocations, not their difference with period 1\'s');
+    assert.equal(periods[3], 0, 'nothing since');
+    // The stack was forgotten while idle: the cumulative profile counts it from period 3 on.
+    near(probeAllocSpace(readProfile(path.join(dir, 'cumulative.pb.gz'))), 5 * MIB, 'native.profile() after period 3');
   });
 
   it('refuses a destination it cannot use with ERR_USAGE, and starts nothing', () => {

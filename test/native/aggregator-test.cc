@@ -90,7 +90,7 @@ TEST("snapshot: alloc and in-use totals per stack, unbiased by sampleWeight") {
   REQUIRE(f.record(0x10100, 2, 512, kStackA));
   REQUIRE(f.record(0x10200, 3, 512, kStackA));
   REQUIRE(f.record(0x20000, 4, 4096, kStackB));
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
   CHECK_EQ(snapshot.stacks.size(), size_t{2});
   CHECK_EQ(snapshot.totals.size(), snapshot.stacks.size());
   CHECK_EQ(snapshot.liveSamples, uint64_t{4});
@@ -110,7 +110,7 @@ TEST("snapshot: alloc and in-use totals per stack, unbiased by sampleWeight") {
   CHECK_EQ(f.aggregator.droppedStackTableFull(), uint64_t{0});
 
   // A second snapshot with nothing new reports the same (in-use is recomputed, not added up).
-  AggregateSnapshot again = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  AggregateSnapshot again = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
   const StackTotals* a2 = totalsFor(again, kStackA);
   REQUIRE(a2 != nullptr);
   CHECK(near(a2->allocBytes, a->allocBytes));
@@ -118,10 +118,12 @@ TEST("snapshot: alloc and in-use totals per stack, unbiased by sampleWeight") {
 }
 
 namespace {
+// The tag tagHighFrames sets: a test changes it to stand for JS code that moved.
+uintptr_t g_jsTag = uintptr_t{1} << 62;
 // Tags JIT-like frames (above 0x9000) the way the JS code map tags JS frames.
 void tagHighFrames(uintptr_t* frames, size_t count) {
   for (size_t i = 0; i < count; ++i) {
-    if (frames[i] >= 0x9000) frames[i] |= uintptr_t{1} << 62;
+    if (frames[i] >= 0x9000) frames[i] |= g_jsTag;
   }
 }
 }  // namespace
@@ -133,7 +135,7 @@ TEST("a record published with id 0 (its address found no table cell) is skipped 
   for (uint64_t i = 0; i < 16; ++i) REQUIRE(f.record(addressWith(random, i, 16, 0, 16), i + 1, 512, kStackA));
   uintptr_t homeless = addressWith(random, 0, 16, 0, 16);
   CHECK(!f.record(homeless, 99, 1 << 20, kStackB));
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
   CHECK(totalsFor(snapshot, kStackB) == nullptr);
   CHECK_EQ(snapshot.liveSamples, uint64_t{16});
 }
@@ -143,7 +145,7 @@ TEST("a frame translator rewrites each new stack once; equal translations share 
   f.aggregator.setStackTranslator(&tagHighFrames);
   REQUIRE(f.record(0x10000, 1, 512, {0x1000, 0x9001, 0x2000}));
   REQUIRE(f.record(0x10100, 2, 512, {0x1000, 0x9001, 0x2000}));
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
   REQUIRE(snapshot.stacks.size() == 1);
   CHECK_EQ(snapshot.stacks[0][1], uintptr_t{0x9001} | (uintptr_t{1} << 62));
   CHECK_EQ(snapshot.stacks[0][0], uintptr_t{0x1000});
@@ -164,7 +166,7 @@ TEST("freed samples leave in-use and the live table, but stay in alloc totals") 
 
   f.free(0x10000);
   f.free(0x20000);
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
   CHECK_EQ(snapshot.liveSamples, uint64_t{1});
   CHECK_EQ(f.aggregator.liveSamples(), uint64_t{1});
   const StackTotals* a = totalsFor(snapshot, kStackA);
@@ -180,7 +182,7 @@ TEST("freed samples leave in-use and the live table, but stay in alloc totals") 
 
   // The address comes back in a new sample: counted once, under its new id.
   REQUIRE(f.record(0x10000, 4, 512, kStackB));
-  snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
   CHECK_EQ(snapshot.liveSamples, uint64_t{2});
   b = totalsFor(snapshot, kStackB);
   REQUIRE(b != nullptr);
@@ -200,7 +202,7 @@ TEST("drain with prune drops freed samples from the live table; without prune it
   f.free(0x10100);
   f.aggregator.drain(f.ring, f.table, kInterval, true);
   CHECK_EQ(f.aggregator.liveSamples(), uint64_t{0});
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
   const StackTotals* a = totalsFor(snapshot, kStackA);
   REQUIRE(a != nullptr);
   CHECK(near(a->allocObjects, 2 * sampleWeight(100, kInterval)));
@@ -211,7 +213,7 @@ TEST("a sample freed before its record is drained counts as allocated, never as 
   Fixture f;
   REQUIRE(f.record(0x10000, 1, 2048, kStackA));
   f.free(0x10000);
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
   const StackTotals* a = totalsFor(snapshot, kStackA);
   REQUIRE(a != nullptr);
   CHECK(near(a->allocBytes, sampleWeight(2048, kInterval) * 2048));
@@ -222,7 +224,7 @@ TEST("a sample freed before its record is drained counts as allocated, never as 
 TEST("a live address whose record is not drained yet is not counted until it is") {
   Fixture f;
   REQUIRE(f.table.insert(0x30000, 7));  // the hook is between insert and push
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
   CHECK(snapshot.stacks.empty());
   CHECK_EQ(snapshot.liveSamples, uint64_t{0});
   REQUIRE(f.ring.tryPush([](SampleRecord& record) {
@@ -232,7 +234,7 @@ TEST("a live address whose record is not drained yet is not counted until it is"
     record.frames[0] = kStackB[0];
     record.frames[1] = kStackB[1];
   }));
-  snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
   const StackTotals* b = totalsFor(snapshot, kStackB);
   REQUIRE(b != nullptr);
   CHECK(near(b->inuseObjects, sampleWeight(64, kInterval)));
@@ -255,7 +257,7 @@ TEST("identical stacks are interned once; prefixes and empty stacks are distinct
   for (size_t i = 0; i < deep.size(); ++i) deep[i] = 0x700000 + i;
   REQUIRE(f.record(0x100000 + 16 * id, id, 32, deep));
   ++id;
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
   CHECK_EQ(snapshot.stacks.size(), size_t{4});
   CHECK_EQ(countOf(snapshot, kStackA), 1);
   CHECK_EQ(countOf(snapshot, prefix), 1);
@@ -287,7 +289,7 @@ TEST("budget: past maxBytes new stacks are dropped and counted; known stacks sti
     ++id;
   }
   f.aggregator.drain(f.ring, f.table, kInterval, false);
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
   CHECK_EQ(snapshot.stacks.size(), size_t{3});
   CHECK_EQ(f.aggregator.droppedStackTableFull(), uint64_t{7});
   for (size_t i = 0; i < 3; ++i) CHECK_EQ(countOf(snapshot, stacks[i]), 1);
@@ -298,7 +300,7 @@ TEST("budget: past maxBytes new stacks are dropped and counted; known stacks sti
   for (int i = 0; i < 5; ++i, ++id) REQUIRE(f.record(0x200000 + 16 * id, id, 64, stacks[0]));
   REQUIRE(f.record(0x200000 + 16 * id, id, 64, stacks[9]));
   ++id;
-  snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval);
+  snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
   CHECK_EQ(snapshot.stacks.size(), size_t{3});
   CHECK_EQ(f.aggregator.droppedStackTableFull(), uint64_t{8});
   const StackTotals* first = totalsFor(snapshot, stacks[0]);
@@ -311,20 +313,164 @@ TEST("budget: past maxBytes new stacks are dropped and counted; known stacks sti
   CHECK_EQ(f.aggregator.droppedStackTableFull(), uint64_t{0});
   CHECK_EQ(f.aggregator.liveSamples(), uint64_t{0});
   CHECK_EQ(f.aggregator.bytesUsed(), size_t{0});
-  CHECK(f.aggregator.snapshot(f.ring, f.table, kInterval).stacks.empty());
+  CHECK(f.aggregator.snapshot(f.ring, f.table, kInterval, false).stacks.empty());
 }
 
-TEST("concurrent: 2 producers record and free while a drain thread drains, prunes and snapshots") {
+TEST("forgetIdle: a stack idle for a period, its samples freed, is gone from the next forgetting snapshot") {
+  Fixture f;
+  REQUIRE(f.record(0x10000, 1, 512, kStackA));
+  REQUIRE(f.record(0x20000, 2, 512, kStackB));
+  AggregateSnapshot first = f.aggregator.snapshot(f.ring, f.table, kInterval, true);
+  CHECK_EQ(first.stacks.size(), size_t{2});  // both sampled in the first period
+  size_t bytesWithBoth = f.aggregator.bytesUsed();
+
+  f.free(0x10000);
+  REQUIRE(f.record(0x20100, 3, 512, kStackB));
+  AggregateSnapshot second = f.aggregator.snapshot(f.ring, f.table, kInterval, true);
+  CHECK(totalsFor(second, kStackA) == nullptr);
+  CHECK_EQ(second.stacks.size(), size_t{1});
+  const StackTotals* b = totalsFor(second, kStackB);
+  REQUIRE(b != nullptr);
+  CHECK(near(b->allocObjects, 2 * sampleWeight(512, kInterval)));
+  CHECK(near(b->inuseObjects, 2 * sampleWeight(512, kInterval)));
+  CHECK_LT(f.aggregator.bytesUsed(), bytesWithBoth);
+  CHECK(f.aggregator.framesWithin(kStackA.front(), kStackA.back() + 1).empty());
+}
+
+TEST("forgetIdle: a stack with a live sample is kept, however long it stays idle") {
+  Fixture f;
+  REQUIRE(f.record(0x10000, 1, 512, kStackA));
+  for (int period = 0; period < 4; ++period) {
+    AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, true);
+    const StackTotals* a = totalsFor(snapshot, kStackA);
+    REQUIRE(a != nullptr);
+    CHECK(near(a->allocObjects, sampleWeight(512, kInterval)));
+    CHECK(near(a->inuseBytes, sampleWeight(512, kInterval) * 512));
+  }
+  // Once freed it is idle and has nothing live: forgotten.
+  f.free(0x10000);
+  CHECK(f.aggregator.snapshot(f.ring, f.table, kInterval, true).stacks.empty());
+  CHECK_EQ(f.aggregator.bytesUsed(), size_t{0});
+}
+
+TEST("forgetIdle: a stack sampled again once forgotten comes back, translated again, with only its new totals") {
+  Fixture f;
+  f.aggregator.setStackTranslator(&tagHighFrames);
+  const Stack raw = {0x1000, 0x9001};
+  const Stack before = {0x1000, 0x9001 | g_jsTag};
+  REQUIRE(f.record(0x10000, 1, 512, raw));
+  REQUIRE(f.record(0x10100, 2, 512, raw));
+  f.free(0x10000);
+  f.free(0x10100);
+  CHECK(totalsFor(f.aggregator.snapshot(f.ring, f.table, kInterval, true), before) != nullptr);
+  CHECK(f.aggregator.snapshot(f.ring, f.table, kInterval, true).stacks.empty());
+
+  // The code moved meanwhile: the raw stack now means another JS frame.
+  const uintptr_t tagBefore = g_jsTag;
+  g_jsTag = uintptr_t{1} << 61;
+  const Stack after = {0x1000, 0x9001 | g_jsTag};
+  REQUIRE(f.record(0x10200, 3, 512, raw));
+  AggregateSnapshot back = f.aggregator.snapshot(f.ring, f.table, kInterval, true);
+  g_jsTag = tagBefore;
+  CHECK_EQ(back.stacks.size(), size_t{1});
+  CHECK(totalsFor(back, before) == nullptr);
+  const StackTotals* totals = totalsFor(back, after);
+  REQUIRE(totals != nullptr);
+  CHECK(near(totals->allocObjects, sampleWeight(512, kInterval)));
+  CHECK(near(totals->inuseObjects, sampleWeight(512, kInterval)));
+}
+
+TEST("without forgetIdle nothing is forgotten: alloc totals count since start") {
+  Fixture f;
+  REQUIRE(f.record(0x10000, 1, 512, kStackA));
+  f.free(0x10000);
+  for (int period = 0; period < 3; ++period) {
+    AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
+    const StackTotals* a = totalsFor(snapshot, kStackA);
+    REQUIRE(a != nullptr);
+    CHECK(near(a->allocObjects, sampleWeight(512, kInterval)));
+    CHECK_EQ(a->inuseObjects, 0.0);
+  }
+  REQUIRE(f.record(0x10100, 2, 512, kStackA));
+  AggregateSnapshot later = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
+  const StackTotals* a = totalsFor(later, kStackA);
+  REQUIRE(a != nullptr);
+  CHECK(near(a->allocObjects, 2 * sampleWeight(512, kInterval)));
+}
+
+TEST("forgetIdle: the stacks kept are renumbered, and their samples still count where they belong") {
+  Fixture f;
+  f.aggregator.setStackTranslator(&tagHighFrames);
+  // Twelve stacks, interleaved: forgotten (idle, freed), kept (idle, live), kept (sampled).
+  // Two raw stacks of each translate to one stack (one's JS frame is tagged already).
+  auto rawStack = [](int stack, int variant) { return Stack{0x1000 + 0x10 * uintptr_t(stack), 0x9000 | (variant == 0 ? 0 : g_jsTag)}; };
+  auto stackOf = [](int stack) { return Stack{0x1000 + 0x10 * uintptr_t(stack), 0x9000 | g_jsTag}; };
+  constexpr int kStacks = 12;
+  uint64_t id = 1;
+  auto address = [](uint64_t sampleId) { return 0x100000 + 0x100 * sampleId; };
+  for (int stack = 0; stack < kStacks; ++stack) {
+    for (int variant = 0; variant < 2; ++variant, ++id) REQUIRE(f.record(address(id), id, 64 * (stack + 1), rawStack(stack, variant)));
+  }
+  f.aggregator.snapshot(f.ring, f.table, kInterval, true);
+  // Period 2: stacks 0, 3, 6, 9 have their samples freed; 2, 5, 8, 11 are sampled again.
+  for (int stack = 0; stack < kStacks; stack += 3) {
+    for (int variant = 0; variant < 2; ++variant) f.free(address(1 + 2 * stack + variant));
+  }
+  for (int stack = 2; stack < kStacks; stack += 3, ++id) REQUIRE(f.record(address(id), id, 64 * (stack + 1), rawStack(stack, 1)));
+  size_t bytesBefore = f.aggregator.bytesUsed();
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, true);
+  CHECK_EQ(snapshot.stacks.size(), size_t{8});
+  CHECK_LT(f.aggregator.bytesUsed(), bytesBefore);
+  CHECK_EQ(snapshot.liveSamples, uint64_t{8 * 2 + 4});
+  // Period 3: every kept stack takes a sample through each raw stack, and stack 1's first
+  // samples are freed.
+  for (int stack = 0; stack < kStacks; ++stack) {
+    if (stack % 3 == 0) continue;
+    for (int variant = 0; variant < 2; ++variant, ++id) REQUIRE(f.record(address(id), id, 64 * (stack + 1), rawStack(stack, variant)));
+  }
+  f.free(address(3));
+  f.free(address(4));
+  snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, true);
+  CHECK_EQ(snapshot.stacks.size(), size_t{8});
+  for (int stack = 0; stack < kStacks; ++stack) {
+    const StackTotals* totals = totalsFor(snapshot, stackOf(stack));
+    if (stack % 3 == 0) {
+      CHECK(totals == nullptr);
+      continue;
+    }
+    if (!CHECK(totals != nullptr)) continue;
+    double w = sampleWeight(64 * (stack + 1), kInterval);
+    int allocated = 2 + 2 + (stack % 3 == 2 ? 1 : 0);
+    int live = stack == 1 ? allocated - 2 : allocated;
+    CHECK(near(totals->allocObjects, allocated * w));
+    CHECK(near(totals->allocBytes, allocated * w * 64 * (stack + 1)));
+    CHECK(near(totals->inuseObjects, live * w));
+    CHECK(near(totals->inuseBytes, live * w * 64 * (stack + 1)));
+  }
+}
+
+namespace {
+// runConcurrent: 2 producers record and free while this thread drains, prunes and snapshots.
+// Besides 4 steady stacks, a producer's samples go now and then to one of 8 rotating stacks,
+// freed at once, which it moves through as it goes and comes back to: with forgetIdle they
+// are forgotten while unused and interned again later. Each snapshot's alloc totals are made
+// per period as AllocDelta does (minus the previous snapshot's, 0 for a stack absent from it):
+// their sums must equal what was recorded, with or without forgetting.
+void runConcurrent(bool forgetIdle) {
   constexpr int kProducers = 2;
   constexpr uint64_t kPerProducer = 20000;
   Fixture f(256, 1 << 14);
-  const std::vector<Stack> stacks = {kStackA, kStackB, {0x601000}, {0x601000, 0x602000, 0x603000, 0x604000}};
+  std::vector<Stack> stacks = {kStackA, kStackB, {0x601000}, {0x601000, 0x602000, 0x603000, 0x604000}};
+  constexpr int kSteady = 4;
+  constexpr int kRotating = 8;
+  for (uintptr_t r = 0; r < kRotating; ++r) stacks.push_back({0x701000 + 0x10 * r, 0x702000});
+  constexpr int kStacks = kSteady + kRotating;
   const uint64_t sizes[] = {16, 700, 4096, 100000};
   constexpr uint64_t kBigInterval = 64 * 1024;
 
   struct Expected {
-    double allocObjects[4] = {};
-    double allocBytes[4] = {};
+    double allocObjects[kStacks] = {};
+    double allocBytes[kStacks] = {};
     std::map<uintptr_t, std::pair<int, uint64_t>> live;  // address -> stack, size
   };
   std::vector<Expected> expected(kProducers);
@@ -340,7 +486,10 @@ TEST("concurrent: 2 producers record and free while a drain thread drains, prune
       std::vector<uintptr_t> liveAddresses;
       uint64_t nextAddress = (uint64_t(p) + 1) << 32;
       for (uint64_t n = 0; n < kPerProducer; ++n) {
-        int k = static_cast<int>(random() % 4);
+        int pick = static_cast<int>(random() % 5);
+        bool rotating = pick == kSteady;
+        int k = rotating ? kSteady + static_cast<int>((n / 1000) % kRotating) : pick;
+        uint64_t size = sizes[pick % kSteady];
         uintptr_t address = nextAddress;
         nextAddress += 0x40;
         uint64_t id = (uint64_t(p + 1) << 40) | (n + 1);
@@ -351,17 +500,21 @@ TEST("concurrent: 2 producers record and free while a drain thread drains, prune
         }
         while (!f.ring.tryPush([&](SampleRecord& record) {
           record.sampleId = id;
-          record.sizeBytes = sizes[k];
+          record.sizeBytes = size;
           record.depth = static_cast<uint32_t>(stacks[k].size());
           for (size_t i = 0; i < stacks[k].size(); ++i) record.frames[i] = stacks[k][i];
         })) {
           ringFull.fetch_add(1);
           std::this_thread::yield();
         }
-        double w = sampleWeight(sizes[k], kBigInterval);
+        double w = sampleWeight(size, kBigInterval);
         mine.allocObjects[k] += w;
-        mine.allocBytes[k] += w * static_cast<double>(sizes[k]);
-        mine.live[address] = {k, sizes[k]};
+        mine.allocBytes[k] += w * static_cast<double>(size);
+        if (rotating) {
+          f.free(address);
+          continue;
+        }
+        mine.live[address] = {k, size};
         liveAddresses.push_back(address);
         if (random() % 2 == 0 || liveAddresses.size() > 3000) {  // free a random live block
           size_t at = random() % liveAddresses.size();
@@ -374,10 +527,28 @@ TEST("concurrent: 2 producers record and free while a drain thread drains, prune
       producersDone.fetch_add(1);
     });
   }
+
+  std::map<Stack, std::pair<double, double>> previous;  // stack -> alloc objects, bytes
+  std::map<Stack, std::pair<double, double>> periodSums;
+  int forgotten = 0;
+  auto takeSnapshot = [&]() {
+    AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kBigInterval, forgetIdle);
+    std::map<Stack, std::pair<double, double>> current;
+    for (size_t i = 0; i < snapshot.stacks.size(); ++i) {
+      const Stack& stack = snapshot.stacks[i];
+      current[stack] = {snapshot.totals[i].allocObjects, snapshot.totals[i].allocBytes};
+      auto before = previous.find(stack);
+      periodSums[stack].first += current[stack].first - (before == previous.end() ? 0 : before->second.first);
+      periodSums[stack].second += current[stack].second - (before == previous.end() ? 0 : before->second.second);
+    }
+    for (const auto& [stack, totals] : previous) forgotten += current.count(stack) == 0;
+    previous = std::move(current);
+    return snapshot;
+  };
   int rounds = 0;
   while (producersDone.load() < kProducers) {
     if (rounds % 4 == 3) {
-      f.aggregator.snapshot(f.ring, f.table, kBigInterval);
+      takeSnapshot();
     } else {
       f.aggregator.drain(f.ring, f.table, kBigInterval, true);
     }
@@ -385,13 +556,13 @@ TEST("concurrent: 2 producers record and free while a drain thread drains, prune
     std::this_thread::yield();
   }
   for (auto& producer : producers) producer.join();
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kBigInterval);
+  AggregateSnapshot snapshot = takeSnapshot();
 
   uint64_t liveCount = 0;
-  double inuseObjects[4] = {}, inuseBytes[4] = {}, allocObjects[4] = {}, allocBytes[4] = {};
+  double inuseObjects[kStacks] = {}, inuseBytes[kStacks] = {}, allocObjects[kStacks] = {}, allocBytes[kStacks] = {};
   for (const Expected& mine : expected) {
     liveCount += mine.live.size();
-    for (int k = 0; k < 4; ++k) {
+    for (int k = 0; k < kStacks; ++k) {
       allocObjects[k] += mine.allocObjects[k];
       allocBytes[k] += mine.allocBytes[k];
     }
@@ -402,18 +573,36 @@ TEST("concurrent: 2 producers record and free while a drain thread drains, prune
     }
   }
   CHECK_EQ(tableFull.load(), uint64_t{0});
-  CHECK_EQ(snapshot.stacks.size(), size_t{4});
   CHECK_EQ(snapshot.liveSamples, liveCount);
-  for (int k = 0; k < 4; ++k) {
+  for (int k = 0; k < kStacks; ++k) {
+    CHECK_NEAR(periodSums[stacks[k]].first, allocObjects[k], 1e-9);
+    CHECK_NEAR(periodSums[stacks[k]].second, allocBytes[k], 1e-9);
+    // A stack absent from the last snapshot (forgotten) has nothing live.
     const StackTotals* totals = totalsFor(snapshot, stacks[k]);
-    if (!CHECK(totals != nullptr)) continue;
-    CHECK_NEAR(totals->allocObjects, allocObjects[k], 1e-9);
-    CHECK_NEAR(totals->allocBytes, allocBytes[k], 1e-9);
-    CHECK_NEAR(totals->inuseObjects, inuseObjects[k], 1e-9);
-    CHECK_NEAR(totals->inuseBytes, inuseBytes[k], 1e-9);
+    CHECK_NEAR(totals == nullptr ? 0.0 : totals->inuseObjects, inuseObjects[k], 1e-9);
+    CHECK_NEAR(totals == nullptr ? 0.0 : totals->inuseBytes, inuseBytes[k], 1e-9);
   }
-  tap::note("%d drain rounds, %llu ring-full retries, %llu live at the end", rounds,
-            static_cast<unsigned long long>(ringFull.load()), static_cast<unsigned long long>(liveCount));
+  if (forgetIdle) {
+    // Two periods with no samples: only the stacks with live samples stay.
+    takeSnapshot();
+    AggregateSnapshot idle = takeSnapshot();
+    for (size_t i = 0; i < idle.stacks.size(); ++i) CHECK_GT(idle.totals[i].inuseObjects, 0.0);
+    for (int k = 0; k < kStacks; ++k) CHECK_EQ(totalsFor(idle, stacks[k]) != nullptr, inuseObjects[k] > 0);
+  } else {
+    CHECK_EQ(snapshot.stacks.size(), size_t{kStacks});
+    CHECK_EQ(forgotten, 0);
+  }
+  tap::note("%d drain rounds, %llu ring-full retries, %llu live at the end, %d stacks forgotten", rounds,
+            static_cast<unsigned long long>(ringFull.load()), static_cast<unsigned long long>(liveCount), forgotten);
+}
+}  // namespace
+
+TEST("concurrent: 2 producers record and free while a drain thread drains, prunes and snapshots") {
+  runConcurrent(false);
+}
+
+TEST("concurrent, forgetting: per-period alloc totals add up to what was recorded though idle stacks come and go") {
+  runConcurrent(true);
 }
 
 TAP_MAIN()

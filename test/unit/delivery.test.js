@@ -404,4 +404,36 @@ describe('AllocDelta', () => {
     const third = delta.apply(nativeProfile(T2 + 1_000_000_000n, { A: [15, 1600, 0, 0] }, ['malloc', 'js']));
     assert.deepEqual(third.samples, [], 'no allocations and nothing in use');
   });
+
+  it('remembers only the last profile\'s locations, and a stack that comes back counts from its new totals', () => {
+    /** A profile whose stacks are malloc called from one function each: `stacks` maps a function's address to [alloc_objects, alloc_space]. */
+    function addressProfile(timeNanos, stacks) {
+      const b = new ProfileBuilder(heapProfileHeader({
+        sampleTypes: [...ALLOC_TYPES, ...INUSE_TYPES], intervalBytes: 524288, startNanos: T1 - 10_000_000_000n, timeNanos, comments: [],
+      }));
+      for (const [address, alloc] of stacks) {
+        b.addSample([b.addressLocation(0x7f0000001234, undefined, 'malloc'), b.addressLocation(address, undefined, '')], [...alloc, 0, 0]);
+      }
+      return b.build();
+    }
+    const valuesByCaller = (profile) => Object.fromEntries(profile.samples.map((s) => [s.locations[1].address.toString(16), s.values.slice(0, 2)]));
+    const steady = 0x1000;
+    const delta = new AllocDelta();
+    const sizes = [];
+    for (let period = 1; period <= 100; period++) {
+      // A steady stack, and one that lives a single period (as JIT code's stacks come and go).
+      delta.apply(addressProfile(T1 + BigInt(period) * 1_000_000_000n, [[steady, [period, 100 * period]], [0x100000 + period, [1, 8]]]));
+      sizes.push(delta.locationNumbers.size);
+    }
+    assert.deepEqual(new Set(sizes), new Set([3]), 'malloc, the steady caller and this period\'s other caller');
+
+    // A stack forgotten by the native profiler (absent for a period) comes back with totals from zero.
+    const back = 0x200000;
+    let time = T2 + 1_000_000_000_000n;
+    const next = () => (time += 1_000_000_000n);
+    assert.deepEqual(valuesByCaller(delta.apply(addressProfile(next(), [[steady, [101, 10100]], [back, [40, 4000]]]))), { 1000: [1, 100], 200000: [40, 4000] });
+    assert.deepEqual(valuesByCaller(delta.apply(addressProfile(next(), [[steady, [102, 10200]]]))), { 1000: [1, 100] });
+    assert.deepEqual(valuesByCaller(delta.apply(addressProfile(next(), [[steady, [103, 10300]], [back, [3, 300]]]))), { 1000: [1, 100], 200000: [3, 300] },
+      'its allocations of this period, not their difference with what it had before it was forgotten');
+  });
 });
