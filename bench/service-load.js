@@ -93,6 +93,8 @@ Duration: rounds x workloads x configurations x (warm-up + seconds + ~${TRIAL_OV
   --seconds S        measured seconds per trial (default ${DEFAULT_SECONDS}; --quick: ${QUICK_SECONDS})
   --warmup S         seconds of load before the measured window (default ${WARMUP_SECONDS}; --quick: ${QUICK_WARMUP_SECONDS})
   --period S         seconds between collections of allocscope and datadog (see above)
+  --native-interval B  allocscope's native sampling interval (ALLOCSCOPE_NATIVE_INTERVAL; default
+                     its own, 512 KiB): what a larger interval buys on a malloc-heavy service
   --workloads LIST   json,buffers (default both)
   --only LIST        run only these configurations (baseline is always run)
   --skip LIST        configurations to leave out, comma-separated
@@ -243,9 +245,12 @@ function configSpec(name, peers, options) {
     case 'baseline-2':
       return { describe: 'no profiler (identical to baseline: the A/A control)', spawn: () => ({ env }) };
     case 'allocscope':
-      return withTempDir(`node -r dist/register.js, ALLOCSCOPE_UPLOAD=<temp dir>, ALLOCSCOPE_PERIOD=${period}: JS heap + native at 512 KiB`, (dir) => ({
+      return withTempDir(`node -r dist/register.js, ALLOCSCOPE_UPLOAD=<temp dir>, ALLOCSCOPE_PERIOD=${period}: JS heap at 512 KiB + native at ${options.nativeInterval ?? '512 KiB'}`, (dir) => ({
         execArgv: ['-r', path.join(allocscopeRoot(), 'dist', 'register.js')],
-        env: { ...env, ALLOCSCOPE_UPLOAD: path.join(dir, 'profiles'), ALLOCSCOPE_PERIOD: period, ALLOCSCOPE_SPOOL: path.join(dir, 'spool') },
+        env: {
+          ...env, ALLOCSCOPE_UPLOAD: path.join(dir, 'profiles'), ALLOCSCOPE_PERIOD: period, ALLOCSCOPE_SPOOL: path.join(dir, 'spool'),
+          ...(options.nativeInterval === undefined ? {} : { ALLOCSCOPE_NATIVE_INTERVAL: options.nativeInterval }),
+        },
         check: (window) => allocscopeEvidence(path.join(dir, 'profiles'), window),
       }));
     case 'datadog':
@@ -480,6 +485,7 @@ async function main() {
       skip: { type: 'string' },
       jemalloc: { type: 'string' },
       heaptrack: { type: 'string' },
+      'native-interval': { type: 'string' },
     },
   });
   const seconds = parsePositiveInt('seconds', options.seconds, options.quick ? QUICK_SECONDS : DEFAULT_SECONDS);
@@ -493,7 +499,7 @@ async function main() {
   const configs = CONFIG_NAMES.filter((n) => !skip.includes(n) && (only.length === 0 || only.includes(n) || n === 'baseline'));
   const run = beginRun();
   const summary = await runBenchmark({
-    rounds: options.rounds, seed: options.seed, seconds, period, workloads, configs,
+    rounds: options.rounds, seed: options.seed, seconds, period, workloads, configs, nativeInterval: options['native-interval'],
     warmupSeconds: parsePositiveInt('warmup', options.warmup, options.quick ? QUICK_WARMUP_SECONDS : WARMUP_SECONDS), jemalloc: options.jemalloc, heaptrack: options.heaptrack,
   });
   for (const workload of summary.workloads) console.log(`\n${formatWorkload(workload, summary.periodSeconds)}`);

@@ -47,8 +47,8 @@ function fmtPct(fraction, decimals = 1) {
 /** fmtBytes formats a byte count in B, KiB or MiB. */
 function fmtBytes(bytes) {
   if (!Number.isFinite(bytes)) return 'n/a';
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (Math.abs(bytes) < 1024) return `${Math.round(bytes)} B`;
+  if (Math.abs(bytes) < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
