@@ -93,8 +93,8 @@ Duration: rounds x workloads x configurations x (warm-up + seconds + ~${TRIAL_OV
   --seconds S        measured seconds per trial (default ${DEFAULT_SECONDS}; --quick: ${QUICK_SECONDS})
   --warmup S         seconds of load before the measured window (default ${WARMUP_SECONDS}; --quick: ${QUICK_WARMUP_SECONDS})
   --period S         seconds between collections of allocscope and datadog (see above)
-  --native-interval B  allocscope's native sampling interval (ALLOCSCOPE_NATIVE_INTERVAL; default
-                     its own, 512 KiB): what a larger interval buys on a malloc-heavy service
+  --allocscope-env K=V,...  more settings for allocscope, e.g. ALLOCSCOPE_NATIVE_INTERVAL=2m or
+                     ALLOCSCOPE_HEAP=0: what each part costs, what a larger interval buys
   --workloads LIST   json,buffers (default both)
   --only LIST        run only these configurations (baseline is always run)
   --skip LIST        configurations to leave out, comma-separated
@@ -236,6 +236,17 @@ function withTempDir(describe, spawnIn) {
   };
 }
 
+/** parseAllocscopeEnv reads --allocscope-env: ALLOCSCOPE_* settings given to the allocscope configuration only. */
+function parseAllocscopeEnv(text) {
+  const env = {};
+  for (const pair of parseList(text, [])) {
+    const match = /^(ALLOCSCOPE_[A-Z_]+)=(.*)$/.exec(pair);
+    if (match === null) throw new Error(`--allocscope-env: expected ALLOCSCOPE_NAME=value pairs separated by commas, got '${pair}'`);
+    env[match[1]] = match[2];
+  }
+  return env;
+}
+
 function configSpec(name, peers, options) {
   const env = cleanEnv(process.env);
   const period = String(options.period);
@@ -245,12 +256,9 @@ function configSpec(name, peers, options) {
     case 'baseline-2':
       return { describe: 'no profiler (identical to baseline: the A/A control)', spawn: () => ({ env }) };
     case 'allocscope':
-      return withTempDir(`node -r dist/register.js, ALLOCSCOPE_UPLOAD=<temp dir>, ALLOCSCOPE_PERIOD=${period}: JS heap at 512 KiB + native at ${options.nativeInterval ?? '512 KiB'}`, (dir) => ({
+      return withTempDir(`node -r dist/register.js, ALLOCSCOPE_UPLOAD=<temp dir>, ALLOCSCOPE_PERIOD=${period}: JS heap + native at 512 KiB${Object.entries(options.allocscopeEnv).map(([k, v]) => `, ${k}=${v}`).join('')}`, (dir) => ({
         execArgv: ['-r', path.join(allocscopeRoot(), 'dist', 'register.js')],
-        env: {
-          ...env, ALLOCSCOPE_UPLOAD: path.join(dir, 'profiles'), ALLOCSCOPE_PERIOD: period, ALLOCSCOPE_SPOOL: path.join(dir, 'spool'),
-          ...(options.nativeInterval === undefined ? {} : { ALLOCSCOPE_NATIVE_INTERVAL: options.nativeInterval }),
-        },
+        env: { ...env, ALLOCSCOPE_UPLOAD: path.join(dir, 'profiles'), ALLOCSCOPE_PERIOD: period, ALLOCSCOPE_SPOOL: path.join(dir, 'spool'), ...options.allocscopeEnv },
         check: (window) => allocscopeEvidence(path.join(dir, 'profiles'), window),
       }));
     case 'datadog':
@@ -485,7 +493,7 @@ async function main() {
       skip: { type: 'string' },
       jemalloc: { type: 'string' },
       heaptrack: { type: 'string' },
-      'native-interval': { type: 'string' },
+      'allocscope-env': { type: 'string' },
     },
   });
   const seconds = parsePositiveInt('seconds', options.seconds, options.quick ? QUICK_SECONDS : DEFAULT_SECONDS);
@@ -499,7 +507,7 @@ async function main() {
   const configs = CONFIG_NAMES.filter((n) => !skip.includes(n) && (only.length === 0 || only.includes(n) || n === 'baseline'));
   const run = beginRun();
   const summary = await runBenchmark({
-    rounds: options.rounds, seed: options.seed, seconds, period, workloads, configs, nativeInterval: options['native-interval'],
+    rounds: options.rounds, seed: options.seed, seconds, period, workloads, configs, allocscopeEnv: parseAllocscopeEnv(options['allocscope-env']),
     warmupSeconds: parsePositiveInt('warmup', options.warmup, options.quick ? QUICK_WARMUP_SECONDS : WARMUP_SECONDS), jemalloc: options.jemalloc, heaptrack: options.heaptrack,
   });
   for (const workload of summary.workloads) console.log(`\n${formatWorkload(workload, summary.periodSeconds)}`);
