@@ -209,20 +209,25 @@ function heaptrackEvidence(bytes) {
   return { files: 1, bytes };
 }
 
-/** allocscopeEvidence checks the directory destination: JS heap and native profiles, two collections in the window, samples. */
-function allocscopeEvidence(dir, window) {
+/**
+ * allocscopeEvidence checks the directory destination: the profiles of each kind turned on, two
+ * collections in the window, and native samples (unless --allocscope-env set the interval).
+ */
+function allocscopeEvidence(dir, window, allocscopeEnv) {
   const { decode } = loadAllocscope();
   const { parseProfileFileName } = require(path.join(allocscopeRoot(), 'dist', 'record', 'file-names.js'));
   const all = filesIn(dir, /\.pb\.gz$/, (name) => parseProfileFileName(name)?.time.getTime());
   const byKind = (kind) => all.filter((f) => parseProfileFileName(f.name)?.kind === kind);
-  // One JS heap profile per collection, stamped when the collection started.
-  const heap = evidence(byKind('heap'), window, { minInWindow: 2, what: 'allocscope JS heap' });
-  const nativeFiles = byKind('native');
-  const native = evidence(nativeFiles, window, { minInWindow: 2, what: 'allocscope native' });
-  const last = nativeFiles.sort((a, b) => a.time - b.time).at(-1);
-  const nativeSamples = decode(fs.readFileSync(path.join(dir, last.name))).samples.length;
-  if (nativeSamples === 0) throw new Error(`allocscope native: ${last.name} has no samples`);
-  return { files: all.length, bytes: heap.bytes + native.bytes, collections: heap.collections, nativeSamples };
+  const kinds = [...(allocscopeEnv.ALLOCSCOPE_HEAP === '0' ? [] : ['heap']), ...(allocscopeEnv.ALLOCSCOPE_NATIVE === '0' ? [] : ['native'])];
+  // One profile of each kind per collection, stamped when the collection started.
+  const found = kinds.map((kind) => evidence(byKind(kind), window, { minInWindow: 2, what: `allocscope ${kind === 'heap' ? 'JS heap' : 'native'}` }));
+  let nativeSamples;
+  if (kinds.includes('native')) {
+    const last = byKind('native').sort((a, b) => a.time - b.time).at(-1);
+    nativeSamples = decode(fs.readFileSync(path.join(dir, last.name))).samples.length;
+    if (nativeSamples === 0 && allocscopeEnv.ALLOCSCOPE_NATIVE_INTERVAL === undefined) throw new Error(`allocscope native: ${last.name} has no samples`);
+  }
+  return { files: all.length, bytes: found.reduce((sum, f) => sum + f.bytes, 0), collections: found[0]?.collections, nativeSamples };
 }
 
 /** withTempDir runs a trial with a fresh temporary directory, removed after it. */
@@ -256,10 +261,10 @@ function configSpec(name, peers, options) {
     case 'baseline-2':
       return { describe: 'no profiler (identical to baseline: the A/A control)', spawn: () => ({ env }) };
     case 'allocscope':
-      return withTempDir(`node -r dist/register.js, ALLOCSCOPE_UPLOAD=<temp dir>, ALLOCSCOPE_PERIOD=${period}: JS heap + native at 512 KiB${Object.entries(options.allocscopeEnv).map(([k, v]) => `, ${k}=${v}`).join('')}`, (dir) => ({
+      return withTempDir(`node -r dist/register.js, ALLOCSCOPE_UPLOAD=<temp dir>, ALLOCSCOPE_PERIOD=${period}: JS heap + native at 512 KiB${Object.entries(options.allocscopeEnv ?? {}).map(([k, v]) => `, ${k}=${v}`).join('')}`, (dir) => ({
         execArgv: ['-r', path.join(allocscopeRoot(), 'dist', 'register.js')],
         env: { ...env, ALLOCSCOPE_UPLOAD: path.join(dir, 'profiles'), ALLOCSCOPE_PERIOD: period, ALLOCSCOPE_SPOOL: path.join(dir, 'spool'), ...options.allocscopeEnv },
-        check: (window) => allocscopeEvidence(path.join(dir, 'profiles'), window),
+        check: (window) => allocscopeEvidence(path.join(dir, 'profiles'), window, options.allocscopeEnv ?? {}),
       }));
     case 'datadog':
       return withTempDir(`@datadog/pprof heap.start(524288, 64), encode(heap.profile()) to a temp dir every ${period} s`, (dir) => ({
