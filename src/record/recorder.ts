@@ -60,13 +60,13 @@ interface Period {
 /** Queue sizes and backoff: a destination down for hours costs a bounded queue and a bounded spool. */
 const MAX_QUEUE = 16;
 const ATTEMPTS_BEFORE_SPOOL = 3;
+const BACKOFF_BASE_MS = 1000;
+const BACKOFF_MAX_MS = 5 * 60 * 1000;
 /**
  * How far V8's heap limit is raised when it is near, for taking and encoding the last profiles
  * (a few MiB at the default intervals); the process that is out of memory dies this much later.
  */
 const HEAP_LIMIT_HEADROOM_BYTES = 64 * 1024 * 1024;
-const BACKOFF_BASE_MS = 1000;
-const BACKOFF_MAX_MS = 5 * 60 * 1000;
 
 /**
  * Recorder owns the profilers of its thread while it runs. Periodic profiles skip the full
