@@ -32,6 +32,7 @@
         "native/unwind/code-kinds.cc",
         "native/unwind/rule-cache.cc",
         "native/unwind/stack-capture.cc",
+        "native/unwind/interpreted-frames.cc",
         "native/aggregate/sample-recorder.cc",
         "native/aggregate/aggregator.cc",
         "native/session/native-session.cc",

@@ -92,9 +92,9 @@ class Addon : public Napi::Addon<Addon> {
 
   void nameJsFrames() {
     if (d_codeEvents) return;
-    v8frames::nameInterpretedFrames();
     d_codeEvents = std::make_unique<v8frames::CodeEventListener>(v8::Isolate::GetCurrent());
     d_codeEvents->enable();
+    if (!d_codeEvents->namesInterpretedFrames()) v8frames::nameInterpretedFrames();
   }
 
   Napi::Value JsNativeStop(const Napi::CallbackInfo& info) {

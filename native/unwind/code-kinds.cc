@@ -4,9 +4,9 @@
 #include <dlfcn.h>
 
 #include <atomic>
-#include <mutex>
 
 #include "unwind/eh-frame.h"
+#include "util/address-ranges.h"
 
 // Weak, so the addon still loads on glibc older than 2.35; canFindObjects() then says no.
 #pragma weak _dl_find_object
@@ -52,52 +52,17 @@ void cache(uintptr_t start, uintptr_t end, const void* linkMap, bool framePointe
   entry.start.store(start, std::memory_order_release);
 }
 
-struct CodeRange {
-  std::atomic<uintptr_t> start{0};  // 0: a free slot
-  std::atomic<uintptr_t> end{0};
-};
-
-constexpr int kFramePointerRanges = 32;  // the main program's segments and one range per isolate
-CodeRange s_framePointerCode[kFramePointerRanges];
-std::atomic<int> s_framePointerSlotsUsed{0};  // slots at or past this were never filled
-std::mutex s_framePointerCodeWriters;
+// The main program's segments and one range per isolate. Full: such code is still walked
+// correctly, after asking the loader.
+util::AddressRanges<32> s_framePointerCode;
 
 }  // namespace
 
-void addFramePointerCode(uintptr_t start, uintptr_t end) {
-  std::lock_guard<std::mutex> lock(s_framePointerCodeWriters);
-  for (int slot = 0; slot < kFramePointerRanges; ++slot) {
-    CodeRange& range = s_framePointerCode[slot];
-    if (range.start.load(std::memory_order_relaxed) != 0) continue;
-    range.end.store(end, std::memory_order_relaxed);
-    range.start.store(start, std::memory_order_release);
-    if (slot >= s_framePointerSlotsUsed.load(std::memory_order_relaxed)) {
-      s_framePointerSlotsUsed.store(slot + 1, std::memory_order_release);
-    }
-    return;
-  }
-  // Full: such code is still walked correctly, after asking the loader.
-}
+void addFramePointerCode(uintptr_t start, uintptr_t end) { s_framePointerCode.add(start, end); }
 
-void removeFramePointerCode(uintptr_t start) {
-  std::lock_guard<std::mutex> lock(s_framePointerCodeWriters);
-  // One slot: isolates that share a code range each registered it.
-  for (CodeRange& range : s_framePointerCode) {
-    if (range.start.load(std::memory_order_relaxed) != start) continue;
-    range.start.store(0, std::memory_order_release);
-    return;
-  }
-}
+void removeFramePointerCode(uintptr_t start) { s_framePointerCode.remove(start); }
 
-bool isFramePointerCode(uintptr_t pc) {
-  int used = s_framePointerSlotsUsed.load(std::memory_order_acquire);
-  for (int slot = 0; slot < used; ++slot) {
-    const CodeRange& range = s_framePointerCode[slot];
-    uintptr_t start = range.start.load(std::memory_order_acquire);
-    if (start != 0 && pc >= start && pc < range.end.load(std::memory_order_relaxed)) return true;
-  }
-  return false;
-}
+bool isFramePointerCode(uintptr_t pc) { return s_framePointerCode.contains(pc); }
 
 bool canFindObjects() { return &_dl_find_object != nullptr; }
 

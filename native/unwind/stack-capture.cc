@@ -6,6 +6,7 @@
 
 #include "unwind/code-kinds.h"
 #include "unwind/eh-frame.h"
+#include "unwind/interpreted-frames.h"
 #include "unwind/rule-cache.h"
 
 // The stack pointer at process start, kept by the dynamic loader.
@@ -92,6 +93,17 @@ bool readable(uintptr_t address, const Frame& frame, uintptr_t top) {
 }
 
 // Through a frame record [saved rbp, return address] at rbp; frames only move up the stack.
+// The tagged bytecode of an interpreted JS frame (see interpreted-frames.h), or its return
+// address when it is not one or its slots do not hold a bytecode position.
+uintptr_t frameOrBytecode(const Frame& frame, uintptr_t top) {
+  if (!isInterpreterEntry(frame.pc - 1)) return frame.pc;
+  uintptr_t arraySlot = frame.framePointer + kBytecodeArrayFromFp;
+  uintptr_t offsetSlot = frame.framePointer + kBytecodeOffsetFromFp;
+  if (!readable(arraySlot, frame, top) || !readable(offsetSlot, frame, top)) return frame.pc;
+  uintptr_t bytecode = bytecodeFrame(load(arraySlot), load(offsetSlot));
+  return bytecode != 0 ? bytecode : frame.pc;
+}
+
 bool stepFramePointer(Frame& frame, uintptr_t top) {
   uintptr_t record = frame.framePointer;
   if (!readable(record, frame, top) || !readable(record + 8, frame, top)) return false;
@@ -164,7 +176,7 @@ int captureStack(uintptr_t* frames, int maxDepth) {
   CodeInfo code;
   int depth = 0;
   while (depth < maxDepth) {
-    frames[depth++] = frame.pc;
+    frames[depth++] = frameOrBytecode(frame, top);
     bool stepped;
     if (isFramePointerCode(frame.pc - 1)) {
       stepped = stepFramePointer(frame, top);

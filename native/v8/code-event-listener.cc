@@ -1,10 +1,12 @@
 // CodeEventListener: V8 code creation and move events to JsCodeMap entries.
 #include "v8/code-event-listener.h"
 
+#include <algorithm>
 #include <string>
 
 #include "sampler/thread-state.h"
 #include "unwind/code-kinds.h"
+#include "unwind/interpreted-frames.h"
 #include "v8/js-code-map.h"
 
 namespace allocscope::v8frames {
@@ -17,6 +19,18 @@ std::string toString(v8::Isolate* isolate, v8::Local<v8::String> value) {
   return *utf8 == nullptr ? "" : std::string(*utf8, utf8.length());
 }
 
+// The builtins an interpreted frame's return address can be in: the entry, and the two that
+// resume a frame V8 deoptimized or replaced.
+bool isInterpreterEntryBuiltin(const char* builtin) {
+  static const std::string kEntries[] = {"InterpreterEntryTrampoline", "InterpreterEnterAtBytecode",
+                                         "InterpreterEnterAtNextBytecode"};
+  if (builtin == nullptr) return false;
+  for (const auto& entry : kEntries) {
+    if (entry == builtin) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 CodeEventListener::CodeEventListener(v8::Isolate* isolate) : v8::CodeEventHandler(isolate), d_isolate(isolate) {}
@@ -24,6 +38,7 @@ CodeEventListener::CodeEventListener(v8::Isolate* isolate) : v8::CodeEventHandle
 CodeEventListener::~CodeEventListener() {
   if (d_enabled) Disable();
   if (d_codeRangeStart != 0) unwind::removeFramePointerCode(d_codeRangeStart);
+  for (uintptr_t start : d_interpreterEntries) unwind::removeInterpreterEntry(start);
   JsCodeMap::instance().removeIsolate(d_isolate);
 }
 
@@ -39,7 +54,21 @@ void CodeEventListener::enable() {
     d_codeRangeEnd = d_codeRangeStart + length;
     unwind::addFramePointerCode(d_codeRangeStart, d_codeRangeEnd);
   }
-  Enable();
+  const void* builtins = nullptr;
+  size_t builtinsLength = 0;
+  d_isolate->GetEmbeddedCodeRange(&builtins, &builtinsLength);
+  d_builtinsStart = reinterpret_cast<uintptr_t>(builtins);
+  d_builtinsEnd = d_builtinsStart + builtinsLength;
+  Enable();  // reports the existing code, builtins first, before it returns
+}
+
+void CodeEventListener::noteBuiltin(v8::CodeEvent* event) {
+  if (!isInterpreterEntryBuiltin(event->GetComment())) return;
+  uintptr_t start = event->GetCodeStartAddress();
+  if (start == 0 || event->GetCodeSize() == 0) return;
+  if (std::find(d_interpreterEntries.begin(), d_interpreterEntries.end(), start) != d_interpreterEntries.end()) return;
+  unwind::addInterpreterEntry(start, start + event->GetCodeSize());
+  d_interpreterEntries.push_back(start);
 }
 
 void CodeEventListener::Handle(v8::CodeEvent* event) {
@@ -48,6 +77,9 @@ void CodeEventListener::Handle(v8::CodeEvent* event) {
   switch (event->GetCodeType()) {
     case v8::kRelocationType:
       map.move(event->GetPreviousCodeStartAddress(), event->GetCodeStartAddress());
+      return;
+    case v8::kBuiltinType:
+      noteBuiltin(event);
       return;
     // Code of JS functions at every tier, and the code V8 makes for scripts, eval and regular
     // expressions. Builtins and bytecode handlers live in Node's binary, which has symbols.
@@ -61,7 +93,9 @@ void CodeEventListener::Handle(v8::CodeEvent* event) {
       return;
   }
   uintptr_t start = event->GetCodeStartAddress();
-  if (start < d_codeRangeStart || start >= d_codeRangeEnd) return;
+  if (inRange(start, d_builtinsStart, d_builtinsEnd)) return;
+  // Outside the JIT code range, the code of a function is its bytecode array, in the JS heap.
+  bool jitCode = inRange(start, d_codeRangeStart, d_codeRangeEnd);
   v8::HandleScope scope(d_isolate);
   JsFrame frame;
   frame.function = toString(d_isolate, event->GetFunctionName());
@@ -69,7 +103,11 @@ void CodeEventListener::Handle(v8::CodeEvent* event) {
   frame.line = event->GetScriptLine();
   frame.column = event->GetScriptColumn();
   if (event->GetCodeType() == v8::kRegExpType && frame.function.empty()) frame.function = "(regexp)";
-  map.add(d_isolate, start, event->GetCodeSize(), std::move(frame));
+  if (jitCode) {
+    map.add(d_isolate, start, event->GetCodeSize(), std::move(frame));
+  } else {
+    map.addBytecode(d_isolate, start, event->GetCodeSize(), std::move(frame));
+  }
 }
 
 void nameInterpretedFrames() {

@@ -1,7 +1,51 @@
-// JsCodeMap: code ranges by start address, frames interned once.
+// JsCodeMap: JIT code and bytecode ranges by start address, frames interned once.
 #include "v8/js-code-map.h"
 
+#include "unwind/interpreted-frames.h"
+
 namespace allocscope::v8frames {
+
+namespace {
+
+// The frame of a bytecode frame whose array is not in the map.
+const char kUnknownInterpreted[] = "(interpreted JS)";
+
+}  // namespace
+
+void JsCodeMap::Ranges::eraseOverlapping(uintptr_t start, uintptr_t end) {
+  auto it = d_byStart.lower_bound(start);
+  if (it != d_byStart.begin() && std::prev(it)->second.end > start) d_byStart.erase(std::prev(it));
+  while (it != d_byStart.end() && it->first < end) it = d_byStart.erase(it);
+}
+
+void JsCodeMap::Ranges::add(const void* isolate, uintptr_t start, uintptr_t end, uint32_t frameId) {
+  eraseOverlapping(start, end);
+  d_byStart[start] = {end, isolate, frameId};
+}
+
+uintptr_t JsCodeMap::Ranges::move(uintptr_t from, uintptr_t to) {
+  auto found = d_byStart.find(from);
+  if (found == d_byStart.end()) return 0;
+  Range range = found->second;
+  d_byStart.erase(found);
+  range.end = to + (range.end - from);
+  eraseOverlapping(to, range.end);
+  d_byStart[to] = range;
+  return range.end;
+}
+
+void JsCodeMap::Ranges::removeIsolate(const void* isolate) {
+  for (auto it = d_byStart.begin(); it != d_byStart.end();) {
+    it = it->second.isolate == isolate ? d_byStart.erase(it) : std::next(it);
+  }
+}
+
+int64_t JsCodeMap::Ranges::find(uintptr_t address) const {
+  auto it = d_byStart.upper_bound(address);
+  if (it == d_byStart.begin()) return -1;
+  --it;
+  return address < it->second.end ? static_cast<int64_t>(it->second.frameId) : -1;
+}
 
 JsCodeMap& JsCodeMap::instance() {
   static JsCodeMap* map = new JsCodeMap();  // never destroyed: the drain may run until exit
@@ -10,18 +54,15 @@ JsCodeMap& JsCodeMap::instance() {
 
 void JsCodeMap::add(const void* isolate, uintptr_t start, size_t size, JsFrame frame) {
   if (size == 0) return;
-  uintptr_t end = start + size;
   std::lock_guard<std::mutex> lock(d_mutex);
-  // Drop what the new code overlaps: an entry starting before it that reaches into it, and
-  // every entry starting inside it.
-  auto it = d_codeByStart.lower_bound(start);
-  if (it != d_codeByStart.begin()) {
-    auto before = std::prev(it);
-    if (before->second.end > start) d_codeByStart.erase(before);
-  }
-  while (it != d_codeByStart.end() && it->first < end) it = d_codeByStart.erase(it);
-  d_codeByStart[start] = {end, isolate, internLocked(std::move(frame))};
-  widenSpanLocked(start, end);
+  d_code.add(isolate, start, start + size, internLocked(std::move(frame)));
+  widenSpanLocked(start, start + size);
+}
+
+void JsCodeMap::addBytecode(const void* isolate, uintptr_t start, size_t size, JsFrame frame) {
+  if (size == 0) return;
+  std::lock_guard<std::mutex> lock(d_mutex);
+  d_bytecode.add(isolate, start, start + size, internLocked(std::move(frame)));
 }
 
 void JsCodeMap::widenSpanLocked(uintptr_t start, uintptr_t end) {
@@ -31,41 +72,37 @@ void JsCodeMap::widenSpanLocked(uintptr_t start, uintptr_t end) {
 
 void JsCodeMap::move(uintptr_t from, uintptr_t to) {
   std::lock_guard<std::mutex> lock(d_mutex);
-  auto found = d_codeByStart.find(from);
-  if (found == d_codeByStart.end()) return;
-  Code code = found->second;
-  d_codeByStart.erase(found);
-  uintptr_t size = code.end - from;
-  code.end = to + size;
-  auto it = d_codeByStart.lower_bound(to);
-  if (it != d_codeByStart.begin() && std::prev(it)->second.end > to) d_codeByStart.erase(std::prev(it));
-  while (it != d_codeByStart.end() && it->first < code.end) it = d_codeByStart.erase(it);
-  d_codeByStart[to] = code;
-  widenSpanLocked(to, code.end);
+  uintptr_t end = d_code.move(from, to);
+  if (end != 0) {
+    widenSpanLocked(to, end);
+  } else {
+    d_bytecode.move(from, to);
+  }
 }
 
 void JsCodeMap::removeIsolate(const void* isolate) {
   std::lock_guard<std::mutex> lock(d_mutex);
-  for (auto it = d_codeByStart.begin(); it != d_codeByStart.end();) {
-    it = it->second.isolate == isolate ? d_codeByStart.erase(it) : std::next(it);
-  }
+  d_code.removeIsolate(isolate);
+  d_bytecode.removeIsolate(isolate);
 }
 
 void JsCodeMap::translateStack(uintptr_t* frames, size_t count) {
   std::lock_guard<std::mutex> lock(d_mutex);
   for (size_t i = 0; i < count; ++i) {
-    if (frames[i] > d_spanStart && frames[i] <= d_spanEnd) frames[i] = translateLocked(frames[i]);
+    if (unwind::isBytecodeFrame(frames[i]) || (frames[i] > d_spanStart && frames[i] <= d_spanEnd)) {
+      frames[i] = translateLocked(frames[i]);
+    }
   }
 }
 
-uintptr_t JsCodeMap::translateLocked(uintptr_t pc) const {
+uintptr_t JsCodeMap::translateLocked(uintptr_t pc) {
+  if (unwind::isBytecodeFrame(pc)) {
+    int64_t id = d_bytecode.find(unwind::bytecodeAddress(pc));
+    return kJsFrameTag | (id >= 0 ? static_cast<uint32_t>(id) : internLocked({kUnknownInterpreted, "", 0, 0}));
+  }
   // A return address may sit just past the code's last instruction (a call that ends it).
-  uintptr_t address = pc - 1;
-  auto it = d_codeByStart.upper_bound(address);
-  if (it == d_codeByStart.begin()) return pc;
-  --it;
-  if (address >= it->second.end) return pc;
-  return kJsFrameTag | it->second.frameId;
+  int64_t id = d_code.find(pc - 1);
+  return id >= 0 ? kJsFrameTag | static_cast<uint32_t>(id) : pc;
 }
 
 JsFrame JsCodeMap::frame(uintptr_t tagged) const {
@@ -89,7 +126,7 @@ uint32_t JsCodeMap::internLocked(JsFrame frame) {
 size_t JsCodeMap::bytesUsed() const {
   std::lock_guard<std::mutex> lock(d_mutex);
   // Tree and hash nodes with their overheads, estimated; strings counted as they were added.
-  return d_codeByStart.size() * 64 + d_frames.size() * (sizeof(JsFrame) + 64) + d_frameBytes;
+  return (d_code.size() + d_bytecode.size()) * 64 + d_frames.size() * (sizeof(JsFrame) + 64) + d_frameBytes;
 }
 
 }  // namespace allocscope::v8frames

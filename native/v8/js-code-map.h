@@ -24,24 +24,32 @@ struct JsFrame {
 constexpr uintptr_t kJsFrameTag = uintptr_t{1} << 62;
 inline bool isJsFrame(uintptr_t pc) { return (pc & kJsFrameTag) != 0; }
 
-// JsCodeMap is process-wide: V8 gives each isolate its own code space, so the ranges of all
-// isolates never overlap. V8's code events fill it on each isolate's thread; the drain thread
-// reads it. Never used inside a malloc hook.
+// JsCodeMap is process-wide: V8 gives each isolate its own code space and heap, so the ranges
+// of all isolates never overlap. V8's code events fill it on each isolate's thread; the drain
+// thread reads it. Never used inside a malloc hook.
+//
+// It holds two kinds of range. JIT code (baseline, optimized, regular expressions) is found by
+// the return addresses of native stacks. Bytecode arrays, the code of interpreted functions,
+// live in the JS heap and are found by the bytecode frames the stack walk makes of interpreted
+// frames (unwind/interpreted-frames.h); a return address never matches one.
 class JsCodeMap {
  public:
   static JsCodeMap& instance();
 
-  // add records code [start, start + size) of `isolate` running `frame`; code it overlaps was
-  // collected (V8 reuses the space), so those entries go.
+  // add records JIT code [start, start + size) of `isolate` running `frame`; code it overlaps
+  // was collected (V8 reuses the space), so those entries go.
   void add(const void* isolate, uintptr_t start, size_t size, JsFrame frame);
-  // move follows code that the GC moved.
+  // addBytecode records a bytecode array's bytecodes the same way.
+  void addBytecode(const void* isolate, uintptr_t start, size_t size, JsFrame frame);
+  // move follows code or a bytecode array that the GC moved.
   void move(uintptr_t from, uintptr_t to);
   // removeIsolate forgets an isolate's code when it is torn down (its space will be reused).
   void removeIsolate(const void* isolate);
 
   // translateStack replaces, in place and under one lock, each return address that JS code
-  // holds by the tagged id of its JS frame; the others stay. Frames outside the span of all JS
-  // code (Node, libraries) cost a compare.
+  // holds and each bytecode frame by the tagged id of its JS frame; the others stay. Frames
+  // outside the span of all JIT code (Node, libraries) cost a compare. A bytecode frame whose
+  // array is not known (it moved after the sample) becomes "(interpreted JS)".
   void translateStack(uintptr_t* frames, size_t count);
   // frame returns the JsFrame of a tagged id (an empty one for an unknown id).
   JsFrame frame(uintptr_t tagged) const;
@@ -49,19 +57,36 @@ class JsCodeMap {
   size_t bytesUsed() const;
 
  private:
-  struct Code {
-    uintptr_t end;
-    const void* isolate;
-    uint32_t frameId;
+  // Ranges by start address, none overlapping, each naming a frame id.
+  class Ranges {
+   public:
+    void add(const void* isolate, uintptr_t start, uintptr_t end, uint32_t frameId);
+    // move returns the moved range's end, or 0 when no range starts at `from`.
+    uintptr_t move(uintptr_t from, uintptr_t to);
+    void removeIsolate(const void* isolate);
+    // find returns the frame id of the range holding `address`, or -1.
+    int64_t find(uintptr_t address) const;
+    size_t size() const { return d_byStart.size(); }
+
+   private:
+    struct Range {
+      uintptr_t end;
+      const void* isolate;
+      uint32_t frameId;
+    };
+    // eraseOverlapping drops the ranges that [start, end) overlaps.
+    void eraseOverlapping(uintptr_t start, uintptr_t end);
+    std::map<uintptr_t, Range> d_byStart;
   };
 
   uint32_t internLocked(JsFrame frame);
-  uintptr_t translateLocked(uintptr_t pc) const;
+  uintptr_t translateLocked(uintptr_t pc);
   void widenSpanLocked(uintptr_t start, uintptr_t end);
 
   mutable std::mutex d_mutex;
-  std::map<uintptr_t, Code> d_codeByStart;
-  // Every entry lies in [d_spanStart, d_spanEnd) (widened as code comes, never narrowed).
+  Ranges d_code;
+  Ranges d_bytecode;
+  // Every JIT code range lies in [d_spanStart, d_spanEnd) (widened as code comes, never narrowed).
   uintptr_t d_spanStart = UINTPTR_MAX;
   uintptr_t d_spanEnd = 0;
   std::vector<JsFrame> d_frames;

@@ -76,22 +76,23 @@ describe('mixed stacks: native samples carry their JS frames', () => {
     assert.ok(underInit >= 0.9 * underLeaking, `under the unloaded library's fakeav_open_input: ${underInit} of ${underLeaking}`);
   });
 
-  it('never gives a JS frame another function\'s name: code compiled before naming began stays unnamed or is its own', () => {
+  it('names a function compiled before naming began, interpreted or optimized, from its own frame', () => {
     const out = path.join(tempDir(), 'native.pb.gz');
     const run = spawnSync(process.execPath, [SCENARIO, 'compiled-before', '32', out], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(run.status, 0, run.stderr);
     const profile = readProfile(out);
-    const callers = new Set();
+    const callers = new Map();
     for (const sample of profile.samples) {
       const names = sample.locations.map((l) => l.lines[0]?.function.name ?? '');
       const entry = names.indexOf('Builtins_CEntry_Return1_ArgvOnStack_BuiltinExit');
       if (!names.includes('fakeav_open_input') || entry < 0) continue;
-      callers.add(names[entry + 1]);
+      callers.set(names[entry + 1], (callers.get(names[entry + 1]) ?? 0) + 1);
     }
     assert.ok(callers.size > 0, 'samples under fakeav_open_input');
-    // The caller of the addon is compiledBefore itself once V8 optimized it, else V8's shared
-    // interpreter entry: never the name of some other function that also uses that entry.
-    for (const caller of callers) assert.match(caller, /^(compiledBefore|Builtins_\w+)$/, `caller ${caller}`);
+    // Interpreted frames are named from the bytecode they run (no per-function copy of V8's
+    // interpreter entry is needed), so the caller of the addon is compiledBefore every time: never
+    // the shared entry builtin, never another function's name.
+    assert.deepEqual([...callers.keys()], ['compiledBefore'], `callers ${JSON.stringify([...callers])}`);
   });
 
   it('shows the mixed stacks in go tool pprof -traces with readable names', (t) => {

@@ -1,5 +1,5 @@
-// Unit tests of native/v8/js-code-map.cc: JIT code ranges to JS frames, through moves, reuse of
-// code space, isolate teardown, and concurrent readers and writers.
+// Unit tests of native/v8/js-code-map.cc: JIT code and bytecode ranges to JS frames, through moves,
+// reuse of code space, isolate teardown, and concurrent readers and writers.
 #include "v8/js-code-map.h"
 
 #include <atomic>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tap.h"
+#include "unwind/interpreted-frames.h"
 
 using allocscope::v8frames::isJsFrame;
 using allocscope::v8frames::JsCodeMap;
@@ -65,6 +66,29 @@ TEST("translateStack names the JS frames of a stack in place and leaves the othe
   CHECK_EQ(stack[4], uintptr_t{0x70300});  // inside the span of JS code, in none of it
   CHECK_EQ(stack[5], uintptr_t{0x7fff0000});
   map.removeIsolate(kIsolateA);
+}
+
+TEST("bytecode frames are named from bytecode arrays, which return addresses never match") {
+  using allocscope::unwind::kBytecodeTag;
+  auto& map = JsCodeMap::instance();
+  map.addBytecode(kIsolateA, 0x7f0000001027, 0x30, frame("interpreted", 12));
+  map.add(kIsolateA, 0x80000, 0x100, frame("optimized", 13));
+  uintptr_t stack[] = {0x80010, kBytecodeTag | 0x7f0000001027, kBytecodeTag | 0x7f0000001056, 0x7f0000001030,
+                       kBytecodeTag | 0x7f0000001057};
+  map.translateStack(stack, 5);
+  CHECK_EQ(map.frame(stack[0]).function, std::string("optimized"));
+  CHECK_EQ(map.frame(stack[1]).function, std::string("interpreted"));  // the first bytecode
+  CHECK_EQ(map.frame(stack[2]).function, std::string("interpreted"));  // the last
+  CHECK_EQ(map.frame(stack[2]).line, 12);
+  CHECK_EQ(stack[3], uintptr_t{0x7f0000001030});                        // a return address: not looked up
+  CHECK_EQ(map.frame(stack[4]).function, std::string("(interpreted JS)"));  // past the array: unknown
+  // A moved bytecode array is found at its new place; an isolate's teardown forgets it.
+  map.move(0x7f0000001027, 0x7f0000002027);
+  CHECK_EQ(nameAt(kBytecodeTag | 0x7f0000002030), std::string("interpreted"));
+  CHECK_EQ(nameAt(kBytecodeTag | 0x7f0000001030), std::string("(interpreted JS)"));
+  map.removeIsolate(kIsolateA);
+  CHECK_EQ(nameAt(kBytecodeTag | 0x7f0000002030), std::string("(interpreted JS)"));
+  CHECK_EQ(nameAt(0x80010), std::string(""));
 }
 
 TEST("new code over old code replaces it: collected code's space is reused") {

@@ -14,6 +14,7 @@
 #include "tap.h"
 #include "unwind/code-kinds.h"
 #include "unwind/eh-frame.h"
+#include "unwind/interpreted-frames.h"
 #include "unwind/rule-cache.h"
 #include "unwind/stack-capture.h"
 
@@ -29,7 +30,34 @@ using allocscope::unwind::RuleCache;
 extern "C" {
 typedef uintptr_t (*Callback)(void* argument);
 uintptr_t nfp_level3(Callback callback, void* argument);  // test/native/no-frame-pointers.c
+
+// A stand-in for an interpreted JS frame: a frame-pointer frame holding `bytecodeArray` and
+// `bytecodeOffset` where V8's interpreter keeps them, that calls level3(callback, argument).
+uintptr_t fake_interpreted_frame(uintptr_t bytecodeArray, uintptr_t bytecodeOffset, Callback callback, void* argument,
+                                 uintptr_t (*level3)(Callback, void*));
+extern const char fake_interpreted_frame_end[];
 }
+
+// x86-64 System V: the five arguments in rdi, rsi, rdx, rcx, r8.
+asm(R"(
+  .text
+  .globl fake_interpreted_frame
+  .type fake_interpreted_frame, @function
+fake_interpreted_frame:
+  push %rbp
+  mov %rsp, %rbp
+  sub $48, %rsp
+  mov %rdi, -32(%rbp)
+  mov %rsi, -40(%rbp)
+  mov %rdx, %rdi
+  mov %rcx, %rsi
+  call *%r8
+  leave
+  ret
+  .globl fake_interpreted_frame_end
+fake_interpreted_frame_end:
+  .size fake_interpreted_frame, . - fake_interpreted_frame
+)");
 
 namespace {
 
@@ -116,6 +144,50 @@ TEST("registered frame-pointer code is known without the loader, until it is rem
   CHECK(isFramePointerCode(0x7000100));  // still registered once
   removeFramePointerCode(0x7000000);
   CHECK(!isFramePointerCode(0x7000100));
+}
+
+TEST("an interpreted frame is replaced by its tagged bytecode position; other frames in the entry code are not") {
+  using allocscope::unwind::addInterpreterEntry;
+  using allocscope::unwind::kBytecodeTag;
+  using allocscope::unwind::removeInterpreterEntry;
+  REQUIRE(initStackCapture());
+  auto entryStart = reinterpret_cast<uintptr_t>(&fake_interpreted_frame);
+  auto entryEnd = reinterpret_cast<uintptr_t>(fake_interpreted_frame_end);
+  addInterpreterEntry(entryStart, entryEnd);
+  const uintptr_t array = 0x12345601;                // a tagged heap pointer
+  const uintptr_t offset = uintptr_t{0x40} << 32;    // the Smi 0x40 (no pointer compression)
+  // capture runs the fake frame over the library's three frames, and returns its frame 3.
+  auto capture = [&](uintptr_t arraySlot, uintptr_t offsetSlot) {
+    Captured captured;
+    fake_interpreted_frame(arraySlot, offsetSlot, &captureInto, &captured, &nfp_level3);
+    REQUIRE(captured.depth >= 5);
+    CHECK_EQ(nameOf(captured.frames[2]), std::string("nfp_level3"));
+    return captured.frames[3];
+  };
+  CHECK_EQ(capture(array, offset), kBytecodeTag | (array + 0x40));
+  // Slots that are not a bytecode array and an offset leave the return address.
+  uintptr_t kept = capture(array, offset | 1);
+  CHECK(kept > entryStart && kept <= entryEnd);
+  kept = capture(array + 1, offset);
+  CHECK(kept > entryStart && kept <= entryEnd);
+  removeInterpreterEntry(entryStart);
+  kept = capture(array, offset);
+  CHECK(kept > entryStart && kept <= entryEnd);
+}
+
+TEST("bytecodeFrame decodes V8's slots and refuses what cannot be a bytecode position") {
+  using allocscope::unwind::bytecodeAddress;
+  using allocscope::unwind::bytecodeFrame;
+  using allocscope::unwind::isBytecodeFrame;
+  uintptr_t frame = bytecodeFrame(0x7f0000001001, uintptr_t{38} << 32);
+  CHECK(isBytecodeFrame(frame));
+  CHECK_EQ(bytecodeAddress(frame), uintptr_t{0x7f0000001027});
+  CHECK_EQ(bytecodeFrame(0x7f0000001000, uintptr_t{38} << 32), uintptr_t{0});  // a Smi, not a pointer
+  CHECK_EQ(bytecodeFrame(0x7f0000001003, uintptr_t{38} << 32), uintptr_t{0});  // a weak pointer
+  CHECK_EQ(bytecodeFrame(0x7f0000001001, 0), uintptr_t{0});                     // offset 0: inside the header
+  CHECK_EQ(bytecodeFrame(0x7f0000001001, uintptr_t(-5) << 32), uintptr_t{0});   // negative
+  CHECK_EQ(bytecodeFrame(0x7f0000001001, uintptr_t{1} << 62), uintptr_t{0});    // far past any array
+  CHECK(!isBytecodeFrame(0x7f0000001001));
 }
 
 TEST("findFrameRule gives the row at each instruction of a function without frame pointers") {
