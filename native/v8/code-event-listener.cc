@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <string>
+#include <string_view>
 
 #include "sampler/thread-state.h"
 #include "unwind/code-kinds.h"
@@ -22,13 +23,10 @@ std::string toString(v8::Isolate* isolate, v8::Local<v8::String> value) {
 // The builtins an interpreted frame's return address can be in: the entry, and the two that
 // resume a frame V8 deoptimized or replaced.
 bool isInterpreterEntryBuiltin(const char* builtin) {
-  static const std::string kEntries[] = {"InterpreterEntryTrampoline", "InterpreterEnterAtBytecode",
-                                         "InterpreterEnterAtNextBytecode"};
+  constexpr std::string_view kEntries[] = {"InterpreterEntryTrampoline", "InterpreterEnterAtBytecode",
+                                           "InterpreterEnterAtNextBytecode"};
   if (builtin == nullptr) return false;
-  for (const auto& entry : kEntries) {
-    if (entry == builtin) return true;
-  }
-  return false;
+  return std::find(std::begin(kEntries), std::end(kEntries), builtin) != std::end(kEntries);
 }
 
 }  // namespace
