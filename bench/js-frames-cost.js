@@ -11,16 +11,15 @@ const { formatTable, fmt, fmtRatio } = require('./lib/table');
 const USAGE = `Usage: node bench/js-frames-cost.js [--rounds N] [--quick] [--seed S] [--json FILE]
 
 Native profiling names the JS frames of native stacks: it listens to V8's code events (a map of
-every JIT code object, filled by V8 when listening starts and on every compilation) and sets
---interpreted-frames-native-stack, which gives each function compiled afterwards its own copy of
-the interpreter's entry code. Both cost most where much JS is loaded and compiled. Each trial is a
+every JIT code object and bytecode array, filled by V8 when listening starts, on every
+compilation and on every move by the GC). That costs most where much JS is loaded and compiled. Each trial is a
 fresh process that loads the TypeScript compiler (about 9 MB of JS, a devDependency) and
 transpiles a small module with it, timing that; then it reports RSS growth and V8's code space.
 Configurations, in a shuffled order in every round (default 9; --quick: 3):
 
   baseline       no profiler
   baseline-2     the same again: the A/A control
-  js-frames      native.nameJsFrames() before loading: the code-event map and the flag alone
+  js-frames      native.nameJsFrames() before loading: the code-event map alone
   native         native.start({ intervalBytes: 1 GiB }) before loading: hooks and JS frame naming,
                  almost no samples
 
