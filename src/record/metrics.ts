@@ -15,32 +15,41 @@ interface GaugeLike {
 }
 
 /**
- * loadPromClient finds prom-client as the application would: from its main script, else from
- * the working directory. Two copies of prom-client have two default registries, so ours must
- * be the application's.
+ * loadedPromClient returns prom-client if the application has loaded it, found as the
+ * application would find it: from its main script, else from the working directory (two copies
+ * of prom-client have two default registries, so ours must be the application's). allocscope
+ * never loads it itself: an application that does not use it would carry its modules and
+ * objects, and on a small heap a few MB more can keep V8 collecting
+ * (docs/performance.md).
  */
-function loadPromClient(): PromClient | undefined {
+function loadedPromClient(): PromClient | undefined {
   const bases = [require.main?.filename, path.join(process.cwd(), 'index.js')].filter((b): b is string => b !== undefined);
   for (const base of bases) {
+    let resolved: string;
     try {
-      return createRequire(base)('prom-client') as PromClient;
+      resolved = createRequire(base).resolve('prom-client');
     } catch {
-      // Not there: try the next place.
+      continue; // not there: try the next place
     }
+    const loaded = require.cache[resolved];
+    return loaded?.loaded === true ? (loaded.exports as PromClient) : undefined;
   }
   return undefined;
 }
 
 /**
- * registerMetrics adds the gauges once per process; their values are read when Prometheus
- * scrapes (collect callbacks), so nothing runs between scrapes. Counts that only grow (samples,
- * uploads, drops) are exported as gauges of running totals, named `_total` as Prometheus
- * counters are, because prom-client's counters cannot be set from a total. Returns whether
- * prom-client was found.
+ * registerMetrics adds the gauges once per process, when the application has loaded
+ * prom-client; their values are read when Prometheus scrapes (collect callbacks), so nothing
+ * runs between scrapes. Counts that only grow (samples, uploads, drops) are exported as gauges of
+ * running totals, named `_total` as Prometheus counters are, because prom-client's counters
+ * cannot be set from a total. Returns whether allocscope's metrics are in the application's
+ * registry; the recorder asks again each period until they are (`-r allocscope/register` starts
+ * before the application loads anything).
  */
 export function registerMetrics(recorder: Recorder): boolean {
-  const prom = loadPromClient();
-  if (prom === undefined || prom.register.getSingleMetric('allocscope_native_inuse_bytes') !== undefined) return false;
+  const prom = loadedPromClient();
+  if (prom === undefined) return false;
+  if (prom.register.getSingleMetric('allocscope_native_inuse_bytes') !== undefined) return true;
   const gauge = (name: string, help: string, read: () => number | undefined, labelNames?: string[]): void => {
     new prom.Gauge({
       name, help, ...(labelNames === undefined ? {} : { labelNames }),

@@ -84,6 +84,8 @@ export class Recorder {
   private periodStartMs = Date.now();
   private finished = false;
   private collecting = false;
+  /** Whether the metrics need no more registering (a worker's never do: the main thread's recorder has them). */
+  private metricsRegistered = true;
   private resourceStacks: ResourceStacks | undefined;
   private readonly pending: { kind: HeapKind; period: Period; profile: Profile }[] = [];
   private delivery: DeliveryQueue | undefined;
@@ -140,7 +142,7 @@ export class Recorder {
     }
     this.removeExitHooks = onFinalExit({ sync: () => this.finishSync(), async: () => this.stop() });
     if (this.options.nearHeapLimit) addon().watchHeapLimit((limitBytes) => this.collectNearHeapLimit(limitBytes), HEAP_LIMIT_HEADROOM_BYTES);
-    if (isMainThread) registerMetrics(this);
+    this.metricsRegistered = !isMainThread || registerMetrics(this);
   }
 
   /** deliveryQueue: the queue (for metrics and tests); undefined before start. */
@@ -225,6 +227,7 @@ export class Recorder {
     try {
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.finished) return;
+      if (!this.metricsRegistered) this.metricsRegistered = registerMetrics(this);
       const period = this.nextPeriod();
       for (const kind of this.kinds) {
         const profile = this.takeReported(kind, false, period);

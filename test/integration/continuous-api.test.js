@@ -13,12 +13,21 @@ const { buildProbe } = require('../fixtures/alloc-probe/build.js');
 
 const API_FIXTURE = path.join(FIXTURES, 'continuous', 'api-metrics.js');
 const IDLE_STACK_FIXTURE = path.join(FIXTURES, 'continuous', 'idle-stack.js');
+const NO_PROM_FIXTURE = path.join(FIXTURES, 'continuous', 'no-prom-client.js');
 
 function profilesOf(dir, kind) {
   return fs.readdirSync(dir).filter((n) => PROFILE_FILE_PATTERN.test(n) && n.endsWith(`.${kind}.pb.gz`)).sort().map((n) => path.join(dir, n));
 }
 
 describe('startContinuous', () => {
+  it('never loads prom-client itself: an application that does not use it does not carry it', () => {
+    const run = spawnSync(process.execPath, [NO_PROM_FIXTURE, tempDir()], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(run.status, 0, run.stderr);
+    const { resolvable, loaded } = JSON.parse(run.stdout);
+    assert.ok(resolvable.length > 0, 'prom-client can be found from the fixture');
+    assert.deepEqual(loaded, []);
+  });
+
   it('delivers a profile pair every period and at stop, and registers its metrics in prom-client', () => {
     const dir = tempDir();
     const run = spawnSync(process.execPath, [API_FIXTURE, dir], { encoding: 'utf8', timeout: 60_000 });
