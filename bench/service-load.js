@@ -34,7 +34,7 @@ const EXIT_TIMEOUT_MS = 60_000;
 const CONFIG_NAMES = ['baseline', 'baseline-2', 'allocscope', 'datadog', 'heap-prof', 'jemalloc', 'jemalloc-prof', 'heaptrack'];
 
 const USAGE = `Usage: node bench/service-load.js [--rounds N] [--quick] [--seconds S] [--warmup S] [--period S]
-                                  [--workloads LIST] [--only LIST] [--skip LIST]
+                                  [--workloads LIST] [--only LIST] [--skip LIST] [--live-mib N]
                                   [--jemalloc PATH] [--heaptrack PATH] [--seed S] [--json FILE]
 
 What each profiler costs an HTTP service under load. Each trial starts a fresh server process
@@ -95,6 +95,10 @@ Duration: rounds x workloads x configurations x (warm-up + seconds + ~${TRIAL_OV
   --period S         seconds between collections of allocscope and datadog (see above)
   --allocscope-env K=V,...  more settings for allocscope, e.g. ALLOCSCOPE_NATIVE_INTERVAL=2m or
                      ALLOCSCOPE_HEAP=0: what each part costs, what a larger interval buys
+  --live-mib N       every server first builds N MiB of long-lived objects (a cache of records),
+                     as services carry; default 0. V8 sizes a small heap's old-generation limit
+                     near its minimum, and there a few MB more live (any library's) start a
+                     major GC every few tens of ms on the buffers workload: see docs/performance.md
   --workloads LIST   json,buffers (default both)
   --only LIST        run only these configurations (baseline is always run)
   --skip LIST        configurations to leave out, comma-separated
@@ -328,7 +332,7 @@ async function runTrial(workload, spec, options) {
   let server;
   let client;
   try {
-    server = spawnDriven(`${workload} server`, [...(how.wrapper ?? []), process.execPath, ...(how.execArgv ?? []), SERVER, workload, ...(how.serverArgs ?? [])], how.env, { quietStderr: how.quietStderr });
+    server = spawnDriven(`${workload} server`, [...(how.wrapper ?? []), process.execPath, ...(how.execArgv ?? []), SERVER, workload, ...(how.serverArgs ?? []), '--live-mib', String(options.liveMib ?? 0)], how.env, { quietStderr: how.quietStderr });
     const { port } = await server.next('listening');
     client = spawnDriven('load generator', [process.execPath, CLIENT, workload, String(port), String(options.warmupSeconds), String(options.seconds)], process.env);
     await client.next('warm');
@@ -499,6 +503,7 @@ async function main() {
       jemalloc: { type: 'string' },
       heaptrack: { type: 'string' },
       'allocscope-env': { type: 'string' },
+      'live-mib': { type: 'string' },
     },
   });
   const seconds = parsePositiveInt('seconds', options.seconds, options.quick ? QUICK_SECONDS : DEFAULT_SECONDS);
@@ -513,6 +518,7 @@ async function main() {
   const run = beginRun();
   const summary = await runBenchmark({
     rounds: options.rounds, seed: options.seed, seconds, period, workloads, configs, allocscopeEnv: parseAllocscopeEnv(options['allocscope-env']),
+    liveMib: parsePositiveInt('live-mib', options['live-mib'], 0),
     warmupSeconds: parsePositiveInt('warmup', options.warmup, options.quick ? QUICK_WARMUP_SECONDS : WARMUP_SECONDS), jemalloc: options.jemalloc, heaptrack: options.heaptrack,
   });
   for (const workload of summary.workloads) console.log(`\n${formatWorkload(workload, summary.periodSeconds)}`);
