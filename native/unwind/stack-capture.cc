@@ -92,7 +92,6 @@ bool readable(uintptr_t address, const Frame& frame, uintptr_t top) {
   return address >= frame.stackPointer && address + sizeof(uintptr_t) <= top && (address & 7) == 0;
 }
 
-// Through a frame record [saved rbp, return address] at rbp; frames only move up the stack.
 // The tagged bytecode of an interpreted JS frame (see interpreted-frames.h), or its return
 // address when it is not one or its slots do not hold a bytecode position.
 uintptr_t frameOrBytecode(const Frame& frame, uintptr_t top) {
@@ -104,6 +103,7 @@ uintptr_t frameOrBytecode(const Frame& frame, uintptr_t top) {
   return bytecode != 0 ? bytecode : frame.pc;
 }
 
+// Through a frame record [saved rbp, return address] at rbp; frames only move up the stack.
 bool stepFramePointer(Frame& frame, uintptr_t top) {
   uintptr_t record = frame.framePointer;
   if (!readable(record, frame, top) || !readable(record + 8, frame, top)) return false;
