@@ -40,11 +40,25 @@ void JsCodeMap::Ranges::removeIsolate(const void* isolate) {
   }
 }
 
-int64_t JsCodeMap::Ranges::find(uintptr_t address) const {
+int64_t JsCodeMap::Ranges::find(uintptr_t address) {
   auto it = d_byStart.upper_bound(address);
   if (it == d_byStart.begin()) return -1;
   --it;
-  return address < it->second.end ? static_cast<int64_t>(it->second.frameId) : -1;
+  if (address >= it->second.end) return -1;
+  it->second.used = true;
+  return it->second.frameId;
+}
+
+size_t JsCodeMap::Ranges::forgetUnused() {
+  for (auto it = d_byStart.begin(); it != d_byStart.end();) {
+    if (!it->second.used) {
+      it = d_byStart.erase(it);
+    } else {
+      it->second.used = false;
+      ++it;
+    }
+  }
+  return d_byStart.size();
 }
 
 JsCodeMap& JsCodeMap::instance() {
@@ -63,6 +77,7 @@ void JsCodeMap::addBytecode(const void* isolate, uintptr_t start, size_t size, J
   if (size == 0) return;
   std::lock_guard<std::mutex> lock(d_mutex);
   d_bytecode.add(isolate, start, start + size, internLocked(std::move(frame)));
+  if (d_bytecode.size() > kMaxBytecodeRanges) d_bytecode.forgetUnused();
 }
 
 void JsCodeMap::widenSpanLocked(uintptr_t start, uintptr_t end) {

@@ -64,8 +64,11 @@ class JsCodeMap {
     // move returns the moved range's end, or 0 when no range starts at `from`.
     uintptr_t move(uintptr_t from, uintptr_t to);
     void removeIsolate(const void* isolate);
-    // find returns the frame id of the range holding `address`, or -1.
-    int64_t find(uintptr_t address) const;
+    // find returns the frame id of the range holding `address`, or -1, and marks it used.
+    int64_t find(uintptr_t address);
+    // forgetUnused drops the ranges no find() has matched since the last forgetUnused, and
+    // marks the others unused; returns how many are left.
+    size_t forgetUnused();
     size_t size() const { return d_byStart.size(); }
 
    private:
@@ -73,6 +76,7 @@ class JsCodeMap {
       uintptr_t end;
       const void* isolate;
       uint32_t frameId;
+      bool used = false;
     };
     // eraseOverlapping drops the ranges that [start, end) overlaps.
     void eraseOverlapping(uintptr_t start, uintptr_t end);
@@ -85,6 +89,12 @@ class JsCodeMap {
 
   mutable std::mutex d_mutex;
   Ranges d_code;
+  // V8 reports no bytecode array's death, and a collected array's space may be reused by other
+  // objects only: an entry goes when new bytecode overlaps it, or when the map holds
+  // kMaxBytecodeRanges and it has not named a frame since the last such pruning (a program that
+  // compiles new functions all the time, new Function per request, would otherwise grow it
+  // without bound). A live function pruned before its first sample is named "(interpreted JS)".
+  static constexpr size_t kMaxBytecodeRanges = 128 * 1024;
   Ranges d_bytecode;
   // Every JIT code range lies in [d_spanStart, d_spanEnd) (widened as code comes, never narrowed).
   uintptr_t d_spanStart = UINTPTR_MAX;

@@ -91,6 +91,22 @@ TEST("bytecode frames are named from bytecode arrays, which return addresses nev
   CHECK_EQ(nameAt(0x80010), std::string(""));
 }
 
+TEST("bytecode arrays past the bound are pruned, except those that named a frame") {
+  using allocscope::unwind::kBytecodeTag;
+  auto& map = JsCodeMap::instance();
+  const uintptr_t base = 0x7e0000000000;
+  map.addBytecode(kIsolateA, base, 0x40, frame("sampledOnce", 1));
+  map.addBytecode(kIsolateA, base + 0x40, 0x40, frame("neverSampled", 2));
+  CHECK_EQ(nameAt(kBytecodeTag | (base + 0x10)), std::string("sampledOnce"));
+  size_t before = map.bytesUsed();
+  // A program compiling new functions all the time: 200,000 arrays, none ever sampled.
+  for (uintptr_t i = 2; i < 200000; ++i) map.addBytecode(kIsolateA, base + i * 0x40, 0x40, frame("churn", 3));
+  CHECK_EQ(nameAt(kBytecodeTag | (base + 0x10)), std::string("sampledOnce"));
+  CHECK_EQ(nameAt(kBytecodeTag | (base + 0x50)), std::string("(interpreted JS)"));
+  CHECK(map.bytesUsed() - before < 200000 * 64);  // bounded below what 200,000 entries take
+  map.removeIsolate(kIsolateA);
+}
+
 TEST("new code over old code replaces it: collected code's space is reused") {
   auto& map = JsCodeMap::instance();
   map.add(kIsolateA, 0x30000, 0x100, frame("oldA", 1));
