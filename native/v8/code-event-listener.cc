@@ -29,6 +29,8 @@ bool isInterpreterEntryBuiltin(const char* builtin) {
   return std::find(std::begin(kEntries), std::end(kEntries), builtin) != std::end(kEntries);
 }
 
+bool inRange(uintptr_t address, uintptr_t start, uintptr_t end) { return address >= start && address < end; }
+
 }  // namespace
 
 CodeEventListener::CodeEventListener(v8::Isolate* isolate) : v8::CodeEventHandler(isolate), d_isolate(isolate) {}

@@ -25,7 +25,6 @@ class CodeEventListener : public v8::CodeEventHandler {
 
  private:
   void noteBuiltin(v8::CodeEvent* event);
-  bool inRange(uintptr_t address, uintptr_t start, uintptr_t end) const { return address >= start && address < end; }
 
   v8::Isolate* d_isolate;
   bool d_enabled = false;
