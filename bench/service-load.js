@@ -44,7 +44,10 @@ the server answers): --warmup seconds of warm-up (default ${WARMUP_SECONDS}; --q
 measured (default ${DEFAULT_SECONDS}; --quick: ${QUICK_SECONDS}). The client reports requests/s (2xx responses over the run's
 duration; any error or non-2xx fails the trial) and the p50/p99 latency of each response, timed
 to the microsecond; the server reports its own event-loop delay over the measured window
-(perf_hooks.monitorEventLoopDelay, 1 ms resolution: p99 and max) and its RSS.
+(perf_hooks.monitorEventLoopDelay, 1 ms resolution: p99 and max), its RSS, and its CPU time per
+request (process.cpuUsage over the window, every thread of the process, divided by the requests
+served: what a profiler costs in CPU, less sensitive than requests/s to the load generator's share
+of the machine).
 
 Workloads (--workloads, default json,buffers):
   json     POST /search: parse a JSON query, filter and sort a 2,000-product catalogue, answer a
@@ -381,6 +384,8 @@ function summarizeWorkload(workload, names, specs, results, rounds, seed) {
       delayMaxMs: summarize(of(config, 'delayMaxMs')),
       delayExcessMs: { median: median(of(config, 'delayMaxMs')) - median(base('delayMaxMs')), ci: bootstrapDiffCI(of(config, 'delayMaxMs'), base('delayMaxMs'), { seed }) },
       rssMiB: median(trials.map((r) => r.rssBytes / 2 ** 20)),
+      cpuUsPerRequest: summarize(of(config, 'cpuUsPerRequest')),
+      cpuRatio: ratioTo(of(config, 'cpuUsPerRequest'), base('cpuUsPerRequest'), seed),
       collectionBlockMs: trials[0].collectionBlockMs === undefined ? undefined : summarize(of(config, 'collectionBlockMs')),
       evidence: evidences.length
         ? {
@@ -454,6 +459,13 @@ function formatWorkload(summary, periodSeconds) {
         ms(r.delayP99Ms, 1), ms(r.delayMaxMs.median, 1), ms(r.delayMaxMs.max, 1), isBase(r) ? '' : diffCI(r.delayExcessMs), fmt(r.rssMiB, 0)]),
     ),
     '',
+    `service-load, ${summary.workload}: the server process's CPU time per request, all its threads (lower is better)`,
+    formatTable(
+      [{ title: 'config', align: 'left' }, { title: 'median CPU us/req', align: 'right' }, { title: 'min', align: 'right' }, { title: 'max', align: 'right' },
+        { title: 'ratio [95% CI]', align: 'right' }],
+      summary.rows.map((r) => [r.config, fmt(r.cpuUsPerRequest.median, 1), fmt(r.cpuUsPerRequest.min, 1), fmt(r.cpuUsPerRequest.max, 1), isBase(r) ? '1.000' : withCI(r.cpuRatio)]),
+    ),
+    '',
   ];
   for (const r of summary.rows) {
     let note = `  ${r.config}: ${r.describe}`;
@@ -469,7 +481,7 @@ function formatWorkload(summary, periodSeconds) {
   if (by['baseline-2']) lines.push(`noise floor (A/A): baseline-2 / baseline req/s ${withCI(by['baseline-2'].rpsRatio)}, p99 ${withCI(by['baseline-2'].p99Ratio)}, loop max ${diffCI(by['baseline-2'].delayExcessMs)} ms`);
   const a = by.allocscope;
   if (a) {
-    lines.push(`allocscope / baseline: req/s ${withCI(a.rpsRatio)} (target >= ${TARGET_RATIO}), p99 latency ${withCI(a.p99Ratio)} (target <= ${fmtRatio(1 / TARGET_RATIO)}); reported, not asserted`);
+    lines.push(`allocscope / baseline: req/s ${withCI(a.rpsRatio)} (target >= ${TARGET_RATIO}), p99 latency ${withCI(a.p99Ratio)} (target <= ${fmtRatio(1 / TARGET_RATIO)}), CPU per request ${withCI(a.cpuRatio)}; reported, not asserted`);
     lines.push(`longest event-loop block caused by a collection (every ${periodSeconds} s): ${diffCI(a.delayExcessMs)} ms over baseline's max delay (medians of per-trial max: ${ms(a.delayMaxMs.median, 1)} vs ${ms(by.baseline.delayMaxMs.median, 1)} ms); allocscope's raw max over all trials ${ms(a.delayMaxMs.max, 1)} ms`);
   }
   for (const r of summary.rows) {
