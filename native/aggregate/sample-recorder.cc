@@ -73,6 +73,7 @@ void SampleRecorder::record(void* address, size_t sizeBytes) {
   } else {
     d_counters.samples.fetch_add(1, std::memory_order_relaxed);
   }
+  if (sampleId % kSamplesPerWake == 0) d_drainSignal.post();
 }
 
 }  // namespace allocscope::aggregate

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "aggregate/address-table.h"
+#include "ring/drain-signal.h"
 #include "ring/ring-buffer.h"
 #include "ring/sample-record.h"
 
@@ -28,6 +29,9 @@ class SampleRecorder {
   static constexpr size_t kRingCapacity = 8192;
   static constexpr size_t kTableCapacity = 1 << 18;
   static constexpr size_t kFilterSlots = 1 << 16;
+  // Every this many samples the drain is woken, whatever its wait: a burst cannot fill the ring
+  // while the drain sleeps.
+  static constexpr uint64_t kSamplesPerWake = kRingCapacity / 8;
 
   // create maps the storage; returns false when the mapping fails (then nothing is sampled).
   static bool create();
@@ -42,6 +46,7 @@ class SampleRecorder {
   SampleRing& ring() { return d_ring; }
   AddressTable& table() { return d_table; }
   RecorderCounters& counters() { return d_counters; }
+  ring::DrainSignal& drainSignal() { return d_drainSignal; }
   size_t storageBytes() const { return d_storageBytes; }
   // clear forgets every sample (a new session starts from nothing).
   void clear();
@@ -53,6 +58,7 @@ class SampleRecorder {
   SampleRing d_ring;
   AddressTable d_table;
   RecorderCounters d_counters;
+  ring::DrainSignal d_drainSignal;
   std::atomic<uint64_t> d_nextSampleId{1};
   std::atomic<int> d_stackDepth{64};
   size_t d_storageBytes;

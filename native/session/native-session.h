@@ -1,7 +1,8 @@
 // The process-wide native profiling session: hooks installed, sampling on, a drain thread running.
 #pragma once
 
-#include <condition_variable>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -74,9 +75,7 @@ class NativeSession {
   // Function names of frames in objects unloaded since start, by return address.
   std::unordered_map<uintptr_t, std::string> d_unloadedFrameNames;
   std::thread d_drainThread;
-  std::mutex d_drainMutex;
-  std::condition_variable d_drainWake;
-  bool d_drainStop = false;
+  std::atomic<bool> d_drainStop{false};
 };
 
 }  // namespace allocscope::session

@@ -4,6 +4,7 @@
 // SampleRecorder is a process-wide singleton: each test starts by emptying it.
 #include "aggregate/sample-recorder.h"
 
+#include <chrono>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -95,6 +96,18 @@ TEST("a full ring drops the sample, counts it, and leaves no address behind") {
   uint64_t last = 100 + SampleRecorder::kRingCapacity;
   for (uint64_t i = last; i < last + 3; ++i) CHECK_EQ(recorder.table().remove(blockAddress(i)), uint64_t{0});
   CHECK_EQ(popAll(recorder).size(), size_t{SampleRecorder::kRingCapacity});
+}
+
+TEST("every kSamplesPerWake samples wake the drain, however long its wait") {
+  SampleRecorder& recorder = emptyRecorder();
+  recorder.setStackDepth(4);
+  recorder.drainSignal().wait(std::chrono::milliseconds(1));  // consume an earlier test's post
+  // Any kSamplesPerWake consecutive samples include one whose id is a multiple of it.
+  for (uint64_t i = 0; i < SampleRecorder::kSamplesPerWake; ++i) recorder.record(blockPointer(20'000 + i), 64);
+  auto start = std::chrono::steady_clock::now();
+  recorder.drainSignal().wait(std::chrono::minutes(1));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
+  popAll(recorder);
 }
 
 TEST("an address that finds no table cell is counted and leaves an empty record (id 0)") {
