@@ -12,6 +12,7 @@
 #include "hooks/intercept.h"
 #include "hooks/originals.h"
 #include "sampler/sampler.h"
+#include "session/translate-native-profile.h"
 #include "symbolize/symbolizer.h"
 #include "unwind/rule-cache.h"
 #include "unwind/stack-capture.h"
@@ -157,6 +158,7 @@ void NativeSession::drainLoop() {
   sampler::t_state.busy = true;  // the drain's own allocations are not sampled
   // Named so that `top -H` and perf show what this thread costs the host.
   pthread_setname_np(pthread_self(), "allocscope");
+  warmSymbolizer();
   auto* recorder = aggregate::SampleRecorder::get();
   uint64_t liveAfterPrune = 0;
   while (!d_drainStop.load(std::memory_order_acquire)) {

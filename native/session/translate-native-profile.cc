@@ -46,6 +46,14 @@ symbolize::Symbolizer& symbolizerForLoadedObjects() {
 
 }  // namespace
 
+void warmSymbolizer() {
+  sampler::ScopedBusy busy;
+  std::lock_guard<std::mutex> lock(s_symbolizerMutex);
+  symbolize::Symbolizer& symbolizer = symbolizerForLoadedObjects();
+  // A lookup in each object reads its table (segments of one object share theirs).
+  for (const auto& object : symbolizer.objects()) symbolizer.lookup(object.start);
+}
+
 Napi::Value translateNativeProfile(Napi::Env env, const aggregate::AggregateSnapshot& snapshot) {
   sampler::ScopedBusy busy;  // symbolizing allocates; those allocations are not the application's
   std::lock_guard<std::mutex> lock(s_symbolizerMutex);

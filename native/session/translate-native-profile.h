@@ -13,4 +13,8 @@ namespace allocscope::session {
 //           allocObjects, allocBytes, inuseObjects, inuseBytes (Float64Array, one per stack) }.
 Napi::Value translateNativeProfile(Napi::Env env, const aggregate::AggregateSnapshot& snapshot);
 
+// warmSymbolizer reads the symbol tables of the loaded objects now, off the JS thread (the drain
+// thread calls it as it starts), so that the first profile does not block the event loop for it.
+void warmSymbolizer();
+
 }  // namespace allocscope::session
