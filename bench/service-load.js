@@ -173,6 +173,7 @@ function spawnDriven(name, command, env, { quietStderr = false } = {}) {
         settle();
       });
     },
+    pid: child.pid,
     send: (line) => child.stdin.write(`${line}\n`),
     /** end closes stdin and waits for a clean exit; kills the process group after the timeout. */
     async end(timeoutMs = EXIT_TIMEOUT_MS) {
@@ -314,7 +315,31 @@ function configSpec(name, peers, options) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The parent: trials and their summary.
+// The parent: servers, load generators and trials, also driven by bench/service-side-by-side.js.
+
+/** resolveSpecs finds the peers and the spawn specs of the configurations; one whose peer is missing is logged and left out. */
+function resolveSpecs(options, log) {
+  const peers = findPeers({ jemalloc: options.jemalloc, heaptrack: options.heaptrack });
+  log(formatPeers(peers));
+  const specs = {};
+  for (const name of options.configs) {
+    const spec = configSpec(name, peers, options);
+    if (spec.unavailable) log(`  skipping ${name}: ${spec.unavailable}`);
+    else specs[name] = spec;
+  }
+  return { peers, specs, names: Object.keys(specs) };
+}
+
+/** startServer spawns a workload's server as `how` (what a configuration's spawn() returned) says. */
+function startServer(name, workload, how, liveMib) {
+  const command = [...(how.wrapper ?? []), process.execPath, ...(how.execArgv ?? []), SERVER, workload, ...(how.serverArgs ?? []), '--live-mib', String(liveMib ?? 0)];
+  return spawnDriven(name, command, how.env, { quietStderr: how.quietStderr });
+}
+
+/** startClient spawns the load generator for the servers on `ports`: as fast as they answer, or `rate` requests/s each. */
+function startClient(workload, ports, { warmupSeconds, seconds, rate }) {
+  return spawnDriven('load generator', [process.execPath, CLIENT, workload, ports.join(','), String(warmupSeconds), String(seconds), ...(rate ? ['--rate', String(rate)] : [])], process.env);
+}
 
 /**
  * collectionBlockMs is the longest loop gap of the server that overlaps the first
@@ -335,29 +360,51 @@ async function runTrial(workload, spec, options) {
   let server;
   let client;
   try {
-    server = spawnDriven(`${workload} server`, [...(how.wrapper ?? []), process.execPath, ...(how.execArgv ?? []), SERVER, workload, ...(how.serverArgs ?? []), '--live-mib', String(options.liveMib ?? 0)], how.env, { quietStderr: how.quietStderr });
+    server = startServer(`${workload} server`, workload, how, options.liveMib);
     const { port } = await server.next('listening');
-    client = spawnDriven('load generator', [process.execPath, CLIENT, workload, String(port), String(options.warmupSeconds), String(options.seconds)], process.env);
+    client = startClient(workload, [port], options);
     await client.next('warm');
     server.send('measure');
     await server.next('measuring');
     const window = { startMs: Date.now() };
     client.send('go');
-    const load = await client.next('load', (options.seconds + 30) * 1000);
+    const { servers: [load] } = await client.next('load', (options.seconds + 30) * 1000);
     server.send('report');
     const loop = await server.next('report');
     window.endMs = Date.now();
     await client.end();
     await server.end();
-    const { event: _load, ...loadFigures } = load;
     const { event: _report, gaps, ...loopFigures } = loop;
     const proof = how.check?.(window);
-    return { ...loadFigures, ...loopFigures, evidence: proof, collectionBlockMs: proof?.collections ? collectionBlockMs(gaps, proof.collections) : undefined };
+    return { ...load, ...loopFigures, evidence: proof, collectionBlockMs: proof?.collections ? collectionBlockMs(gaps, proof.collections) : undefined };
   } finally {
     client?.kill();
     server?.kill();
     how.cleanup?.();
   }
+}
+
+/** summarizeEvidence gives the medians over trials of what a profiler wrote (see evidence()); undefined for no profiler. */
+function summarizeEvidence(trialEvidence) {
+  const evidences = trialEvidence.filter(Boolean);
+  if (evidences.length === 0) return undefined;
+  return {
+    files: median(evidences.map((e) => e.files)),
+    bytes: median(evidences.map((e) => e.bytes)),
+    inWindow: evidences[0].collections === undefined ? undefined : summarize(evidences.map((e) => e.collections.length)),
+    nativeSamples: evidences[0].nativeSamples === undefined ? undefined : median(evidences.map((e) => e.nativeSamples)),
+  };
+}
+
+/** formatConfigNote describes a configuration and, for a profiler, what it wrote in each trial. */
+function formatConfigNote(config, describe, e) {
+  let note = `  ${config}: ${describe}`;
+  if (e) {
+    note += `; wrote ${fmt(e.files)} files, ${fmtBytes(e.bytes)} per trial (median)`;
+    if (e.inWindow) note += `, ${fmt(e.inWindow.median)} collections in each measured window (min ${fmt(e.inWindow.min)})`;
+    if (e.nativeSamples !== undefined) note += `, last native profile ${fmt(e.nativeSamples)} samples`;
+  }
+  return note;
 }
 
 /** ratioTo is the ratio of the medians of values and base, with its bootstrap CI. */
@@ -370,7 +417,6 @@ function summarizeWorkload(workload, names, specs, results, rounds, seed) {
   const base = (field) => of('baseline', field);
   const rows = names.map((config) => {
     const trials = results[config];
-    const evidences = trials.map((r) => r.evidence).filter(Boolean);
     return {
       config,
       describe: specs[config].describe,
@@ -387,14 +433,7 @@ function summarizeWorkload(workload, names, specs, results, rounds, seed) {
       cpuUsPerRequest: summarize(of(config, 'cpuUsPerRequest')),
       cpuRatio: ratioTo(of(config, 'cpuUsPerRequest'), base('cpuUsPerRequest'), seed),
       collectionBlockMs: trials[0].collectionBlockMs === undefined ? undefined : summarize(of(config, 'collectionBlockMs')),
-      evidence: evidences.length
-        ? {
-            files: median(evidences.map((e) => e.files)),
-            bytes: median(evidences.map((e) => e.bytes)),
-            inWindow: evidences[0].collections === undefined ? undefined : summarize(evidences.map((e) => e.collections.length)),
-            nativeSamples: evidences[0].nativeSamples === undefined ? undefined : median(evidences.map((e) => e.nativeSamples)),
-          }
-        : undefined,
+      evidence: summarizeEvidence(trials.map((r) => r.evidence)),
     };
   });
   return { workload, rounds: rounds.length, rows, trials: results };
@@ -417,15 +456,7 @@ async function runWorkload(workload, names, specs, options, rng, log) {
 }
 
 async function runBenchmark(options, log = console.log) {
-  const peers = findPeers({ jemalloc: options.jemalloc, heaptrack: options.heaptrack });
-  log(formatPeers(peers));
-  const specs = {};
-  for (const name of options.configs) {
-    const spec = configSpec(name, peers, options);
-    if (spec.unavailable) log(`  skipping ${name}: ${spec.unavailable}`);
-    else specs[name] = spec;
-  }
-  const names = Object.keys(specs);
+  const { peers, specs, names } = resolveSpecs(options, log);
   const trialSeconds = options.warmupSeconds + options.seconds + TRIAL_OVERHEAD_SECONDS;
   const trials = options.rounds * options.workloads.length * names.length;
   log(`service-load: ${options.workloads.join(', ')} x ${options.rounds} rounds x ${names.length} configurations (${names.join(', ')}), ${CONNECTIONS} connections, ${options.warmupSeconds} s warm-up + ${options.seconds} s measured, collections every ${options.period} s, shuffle seed ${options.seed}; ${trials} trials, about ${fmt((trials * trialSeconds) / 60, 0)} min`);
@@ -467,16 +498,7 @@ function formatWorkload(summary, periodSeconds) {
     ),
     '',
   ];
-  for (const r of summary.rows) {
-    let note = `  ${r.config}: ${r.describe}`;
-    const e = r.evidence;
-    if (e) {
-      note += `; wrote ${fmt(e.files)} files, ${fmtBytes(e.bytes)} per trial (median)`;
-      if (e.inWindow) note += `, ${fmt(e.inWindow.median)} collections in each measured window (min ${fmt(e.inWindow.min)})`;
-      if (e.nativeSamples !== undefined) note += `, last native profile ${fmt(e.nativeSamples)} samples`;
-    }
-    lines.push(note);
-  }
+  for (const r of summary.rows) lines.push(formatConfigNote(r.config, r.describe, r.evidence));
   lines.push('');
   if (by['baseline-2']) lines.push(`noise floor (A/A): baseline-2 / baseline req/s ${withCI(by['baseline-2'].rpsRatio)}, p99 ${withCI(by['baseline-2'].p99Ratio)}, loop max ${diffCI(by['baseline-2'].delayExcessMs)} ms`);
   const a = by.allocscope;
@@ -494,51 +516,54 @@ function formatWorkload(summary, periodSeconds) {
   return lines.join('\n');
 }
 
-function parseOnly(value, known) {
-  const only = parseList(value);
-  for (const name of only) if (!known.includes(name)) throw new Error(`--only: unknown configuration ${name} (known: ${known.join(', ')})`);
-  return only;
+/** SERVICE_FLAGS are the flags of service-load.js that bench/service-side-by-side.js shares. */
+const SERVICE_FLAGS = Object.fromEntries(['seconds', 'warmup', 'period', 'workloads', 'only', 'skip', 'jemalloc', 'heaptrack', 'allocscope-env', 'live-mib'].map((flag) => [flag, { type: 'string' }]));
+
+/**
+ * parseServiceArgs parses the shared flags, and `extra` ones that `more(values)` turns into more
+ * options. defaults: { seconds: [full, quick], warmup: [full, quick], liveMib, configs (without
+ * --only) }. A bad value ends the run with its message and exit code 2, as a bad flag does.
+ */
+function parseServiceArgs(argv, { usage, defaults, extra = {}, more = () => ({}) }) {
+  const values = parseBenchArgs(argv, { usage, defaultRounds: 5, quickRounds: 1, extra: { ...SERVICE_FLAGS, ...extra } });
+  try {
+    const [seconds, warmupSeconds] = ['seconds', 'warmup'].map((flag) => parsePositiveInt(flag, values[flag], defaults[flag][values.quick ? 1 : 0]));
+    const period = parsePositiveInt('period', values.period, Math.max(1, Math.min(MAX_PERIOD_SECONDS, Math.floor(seconds / 2))));
+    if (seconds < 2 * period) throw new Error(`--seconds ${seconds} cannot hold two collections every ${period} s: make --seconds at least ${2 * period}`);
+    const workloads = parseList(values.workloads, Object.keys(WORKLOADS));
+    for (const w of workloads) if (!WORKLOADS[w]) throw new Error(`--workloads: unknown workload ${w} (known: ${Object.keys(WORKLOADS).join(', ')})`);
+    const only = parseList(values.only);
+    for (const name of only) if (!CONFIG_NAMES.includes(name)) throw new Error(`--only: unknown configuration ${name} (known: ${CONFIG_NAMES.join(', ')})`);
+    const skip = parseSkip(values.skip, CONFIG_NAMES);
+    if (skip.includes('baseline')) throw new Error('baseline cannot be skipped');
+    const configs = CONFIG_NAMES.filter((n) => !skip.includes(n) && (only.length === 0 ? defaults.configs.includes(n) : only.includes(n) || n === 'baseline'));
+    const liveMib = values['live-mib'] === '0' ? 0 : parsePositiveInt('live-mib', values['live-mib'], defaults.liveMib);
+    return {
+      json: values.json,
+      options: { rounds: values.rounds, seed: values.seed, quick: values.quick, seconds, warmupSeconds, period, workloads, configs, liveMib,
+        allocscopeEnv: parseAllocscopeEnv(values['allocscope-env']), jemalloc: values.jemalloc, heaptrack: values.heaptrack, ...more(values) },
+    };
+  } catch (error) {
+    process.stderr.write(`${error.message} (see --help)\n`);
+    process.exit(2);
+  }
 }
 
 async function main() {
-  const options = parseBenchArgs(process.argv.slice(2), {
+  const { json, options } = parseServiceArgs(process.argv.slice(2), {
     usage: USAGE,
-    defaultRounds: 5,
-    quickRounds: 1,
-    extra: {
-      seconds: { type: 'string' },
-      warmup: { type: 'string' },
-      period: { type: 'string' },
-      workloads: { type: 'string' },
-      only: { type: 'string' },
-      skip: { type: 'string' },
-      jemalloc: { type: 'string' },
-      heaptrack: { type: 'string' },
-      'allocscope-env': { type: 'string' },
-      'live-mib': { type: 'string' },
-    },
+    defaults: { seconds: [DEFAULT_SECONDS, QUICK_SECONDS], warmup: [WARMUP_SECONDS, QUICK_WARMUP_SECONDS], liveMib: 0, configs: CONFIG_NAMES },
   });
-  const seconds = parsePositiveInt('seconds', options.seconds, options.quick ? QUICK_SECONDS : DEFAULT_SECONDS);
-  const period = parsePositiveInt('period', options.period, Math.max(1, Math.min(MAX_PERIOD_SECONDS, Math.floor(seconds / 2))));
-  if (seconds < 2 * period) throw new Error(`--seconds ${seconds} cannot hold two collections every ${period} s: make --seconds at least ${2 * period}`);
-  const workloads = parseList(options.workloads, Object.keys(WORKLOADS));
-  for (const w of workloads) if (!WORKLOADS[w]) throw new Error(`--workloads: unknown workload ${w} (known: ${Object.keys(WORKLOADS).join(', ')})`);
-  const only = parseOnly(options.only, CONFIG_NAMES);
-  const skip = parseSkip(options.skip, CONFIG_NAMES);
-  if (skip.includes('baseline')) throw new Error('baseline cannot be skipped');
-  const configs = CONFIG_NAMES.filter((n) => !skip.includes(n) && (only.length === 0 || only.includes(n) || n === 'baseline'));
   const run = beginRun();
-  const summary = await runBenchmark({
-    rounds: options.rounds, seed: options.seed, seconds, period, workloads, configs, allocscopeEnv: parseAllocscopeEnv(options['allocscope-env']),
-    liveMib: parsePositiveInt('live-mib', options['live-mib'], 0),
-    warmupSeconds: parsePositiveInt('warmup', options.warmup, options.quick ? QUICK_WARMUP_SECONDS : WARMUP_SECONDS), jemalloc: options.jemalloc, heaptrack: options.heaptrack,
-  });
+  const summary = await runBenchmark(options);
   for (const workload of summary.workloads) console.log(`\n${formatWorkload(workload, summary.periodSeconds)}`);
   endRun(run);
-  if (options.json) writeJson(options.json, { environment: run.env, seed: options.seed, summary });
+  if (json) writeJson(json, { environment: run.env, seed: options.seed, summary });
 }
 
-module.exports = { runBenchmark, formatWorkload };
+module.exports = {
+  runBenchmark, formatWorkload, CONFIG_NAMES, parseServiceArgs, resolveSpecs, startServer, startClient, summarizeEvidence, formatConfigNote,
+};
 
 if (require.main === module) {
   main().catch((error) => {
