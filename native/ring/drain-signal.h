@@ -39,6 +39,8 @@ class DrainSignal {
     // Sleeps only while the word is still 0: a post that came after the exchange above returns
     // at once (EAGAIN). Spurious returns (EINTR) are harmless: the drain just looks early.
     syscall(SYS_futex, &d_posted, FUTEX_WAIT_PRIVATE, 0, &relative, nullptr, 0);
+    // Consumes a post made during the wait. One made between the return and this store is lost,
+    // which costs nothing: the caller drains right after returning.
     d_posted.store(0, std::memory_order_relaxed);
   }
 

@@ -24,8 +24,8 @@ namespace {
 
 // The drain's longest sleep. Bursts wake it sooner (SampleRecorder::kSamplesPerWake); this bounds
 // how long a rare sample waits to have its JS frames named, while V8 may move or free their code.
-// Measured: waking every 20 ms cost a service 1-1.5% of its CPU (bench/service-load.js, CPU per
-// request of the thread named `allocscope`).
+// Measured: waking every 20 ms cost a service 1-1.5% of its CPU (bench/service-side-by-side.js,
+// the CPU per request of the thread named `allocscope`).
 constexpr std::chrono::milliseconds kDrainWait{100};
 // Freed samples pile up in the live table until pruned; this many more since the last pruning
 // (a few hundred KiB) start the next.
