@@ -49,7 +49,7 @@ int64_t JsCodeMap::Ranges::find(uintptr_t address) {
   return it->second.frameId;
 }
 
-size_t JsCodeMap::Ranges::forgetUnused() {
+void JsCodeMap::Ranges::forgetUnused() {
   for (auto it = d_byStart.begin(); it != d_byStart.end();) {
     if (!it->second.used) {
       it = d_byStart.erase(it);
@@ -58,7 +58,6 @@ size_t JsCodeMap::Ranges::forgetUnused() {
       ++it;
     }
   }
-  return d_byStart.size();
 }
 
 JsCodeMap& JsCodeMap::instance() {

@@ -67,8 +67,8 @@ class JsCodeMap {
     // find returns the frame id of the range holding `address`, or -1, and marks it used.
     int64_t find(uintptr_t address);
     // forgetUnused drops the ranges no find() has matched since the last forgetUnused, and
-    // marks the others unused; returns how many are left.
-    size_t forgetUnused();
+    // marks the others unused.
+    void forgetUnused();
     size_t size() const { return d_byStart.size(); }
 
    private:
