@@ -38,7 +38,8 @@
         "native/session/native-session.cc",
         "native/session/translate-native-profile.cc",
         "native/symbolize/symbolizer.cc",
-        "native/symbolize/elf-image.cc"
+        "native/symbolize/elf-image.cc",
+        "native/format/gzip-worker.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -1,6 +1,7 @@
 // Module init: one Addon instance per Node environment (main thread or worker), so the addon is context-aware.
 #include <napi.h>
 
+#include "format/gzip-worker.h"
 #include "session/native-session.h"
 #include "session/translate-native-profile.h"
 #include "v8/code-event-listener.h"
@@ -28,6 +29,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceMethod("collectGarbage", &Addon::JsCollectGarbage),
                              InstanceMethod("watchHeapLimit", &Addon::JsWatchHeapLimit),
                              InstanceMethod("unwatchHeapLimit", &Addon::JsUnwatchHeapLimit),
+                             InstanceMethod("gzip", &Addon::JsGzip),
                          });
   }
 
@@ -150,6 +152,22 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value JsUnwatchHeapLimit(const Napi::CallbackInfo& info) {
     d_heapLimit.unwatch();
     return info.Env().Undefined();
+  }
+
+  // gzip(bytes, level) -> Promise<Buffer>, compressed on the libuv threadpool (see gzip-worker.h).
+  Napi::Value JsGzip(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+        !info[1].IsNumber()) {
+      throw Napi::TypeError::New(env, "gzip(bytes, level) expects a Uint8Array and a number");
+    }
+    auto bytes = info[0].As<Napi::Uint8Array>();
+    int32_t level = info[1].As<Napi::Number>().Int32Value();
+    // zlib takes one call's input length as 32 bits.
+    if (level < 0 || level > 9 || bytes.ByteLength() > 0xffffffffu) {
+      throw Napi::RangeError::New(env, "gzip: level must be 0 to 9 and bytes under 4 GiB");
+    }
+    return format::gzipAsync(env, bytes, level);
   }
 
   v8heap::HeapSampler d_heap;

@@ -1,6 +1,7 @@
 // Gzip framing for pprof files: compress on write, and on read accept gzipped or raw protobuf as pprof does.
 import * as zlib from 'node:zlib';
 import { AllocscopeError } from '../errors';
+import { addon } from '../native/bindings';
 
 /** The largest profile allocscope will inflate; guards readers against decompression bombs. */
 export const MAX_PROFILE_BYTES = 512 * 1024 * 1024;
@@ -9,7 +10,8 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-const GZIP_OPTIONS: zlib.ZlibOptions = { level: zlib.constants.Z_BEST_SPEED };
+const GZIP_LEVEL = zlib.constants.Z_BEST_SPEED;
+const GZIP_OPTIONS: zlib.ZlibOptions = { level: GZIP_LEVEL };
 
 /**
  * gzip compresses at the fastest level, as Go's runtime/pprof writes its profiles: on a 7,000
@@ -19,9 +21,13 @@ export function gzip(bytes: Uint8Array): Buffer {
   return zlib.gzipSync(bytes, GZIP_OPTIONS);
 }
 
-/** gzipAsync is gzip on the libuv threadpool: periodic profiles compress without blocking the event loop. */
+/**
+ * gzipAsync is gzip on the libuv threadpool: periodic profiles compress without blocking the
+ * event loop. The addon compresses, not zlib.gzip: its Gzip stream ran Node's stream code, which
+ * the application's sockets share, and deoptimized it every collection (native/format/gzip-worker.h).
+ */
 export function gzipAsync(bytes: Uint8Array): Promise<Buffer> {
-  return new Promise((resolve, reject) => zlib.gzip(bytes, GZIP_OPTIONS, (error, result) => (error ? reject(error) : resolve(result))));
+  return addon().gzip(bytes, GZIP_LEVEL);
 }
 
 /** gunzipIfNeeded inflates gzipped input (up to maxBytes) and passes anything else (up to maxBytes) through unchanged. */

@@ -99,4 +99,6 @@ export interface NativeAddon {
    */
   watchHeapLimit(callback: (heapLimitBytes: number) => void, headroomBytes: number): void;
   unwatchHeapLimit(): void;
+  /** Gzips bytes (zlib level 0-9) on the libuv threadpool, running no JS stream code. */
+  gzip(bytes: Uint8Array, level: number): Promise<Buffer>;
 }

@@ -4,7 +4,7 @@
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const zlib = require('node:zlib');
-const { encode, decode } = require('../../dist/format');
+const { encode, encodeAsync, decode } = require('../../dist/format');
 const { serializeProfile } = require('../../dist/format/pprof-encode');
 const { parseProfile } = require('../../dist/format/pprof-decode');
 const { isGzip, gunzipIfNeeded } = require('../../dist/format/gzip');
@@ -133,6 +133,33 @@ describe('encode() / decode()', () => {
       assert.deepEqual([bytes[0], bytes[1]], [0x1f, 0x8b]);
       assert.ok(isGzip(bytes));
       assert.deepEqual(new Uint8Array(zlib.gunzipSync(bytes)), new Uint8Array(serializeProfile(profile)));
+    });
+
+    it('encodeAsync() (the addon gzips on the threadpool) writes the same bytes as encode()', async () => {
+      const profile = buildRichProfile();
+      const bytes = await encodeAsync(profile);
+      assert.ok(Buffer.isBuffer(bytes));
+      assert.deepEqual(new Uint8Array(bytes), new Uint8Array(encode(profile)));
+      assert.deepStrictEqual(decode(bytes), profile);
+    });
+
+    it("the addon's gzip round-trips empty and multi-megabyte inputs, and many at once", async () => {
+      const { addon } = require('../../dist/native/bindings');
+      const random = seededRandom(5);
+      // Incompressible noise runs between repeats: deflate's worst case is covered, not only text.
+      const big = new Uint8Array(6 * 1024 * 1024).map((_, i) => (i % 4096 < 2048 ? i & 0xff : Math.floor(random() * 256)));
+      const inputs = [new Uint8Array(0), big, ...Array.from({ length: 16 }, (_, i) => big.subarray(i * 1000, i * 1000 + 70_000 + i))];
+      const outputs = await Promise.all(inputs.map((input) => addon().gzip(input, 1)));
+      outputs.forEach((output, i) => assert.deepEqual(new Uint8Array(zlib.gunzipSync(output)), inputs[i], `input ${i}`));
+    });
+
+    it("the addon's gzip refuses anything but a Uint8Array and a level 0-9, synchronously", () => {
+      const { addon } = require('../../dist/native/bindings');
+      assert.throws(() => addon().gzip('text', 1), { name: 'TypeError', message: /expects a Uint8Array and a number/ });
+      assert.throws(() => addon().gzip(new Uint16Array(4), 1), { name: 'TypeError' });
+      assert.throws(() => addon().gzip(new Uint8Array(4)), { name: 'TypeError' });
+      assert.throws(() => addon().gzip(new Uint8Array(4), 10), { name: 'RangeError', message: /level must be 0 to 9/ });
+      assert.throws(() => addon().gzip(new Uint8Array(4), -1), { name: 'RangeError' });
     });
 
     it('decode() accepts uncompressed protobuf (serializeProfile output)', () => {
