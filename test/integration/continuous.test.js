@@ -237,6 +237,36 @@ describe('continuous profiling with -r allocscope/register', { timeout: 120_000 
     assert.deepEqual(readSpool(spool), { entries: [], claimed: [] }, 'nothing left in the spool');
   });
 
+  it("compresses its periodic profiles without a zlib stream of the application's (no ZLIB async resource)", { timeout: 30_000 }, async (t) => {
+    // zlib.gzip's Gzip stream runs Node's stream code, which the application's sockets share:
+    // a collection must not (see native/format/gzip-worker.h). Every zlib stream is a ZLIB
+    // async resource; the child counts them while three periods are collected, then makes one
+    // itself to show that the count sees them.
+    const out = tempDir(t);
+    const probe = `
+      const { createHook } = require('node:async_hooks');
+      let zlibResources = 0;
+      createHook({ init(id, type) { if (type === 'ZLIB') zlibResources += 1; } }).enable();
+      const kept = [];
+      const timer = setInterval(() => { kept.push(Buffer.alloc(64 * 1024)); if (kept.length > 64) kept.shift(); }, 5);
+      setTimeout(() => {
+        const during = zlibResources;
+        require('node:zlib').gzip(Buffer.alloc(10), () => {
+          console.log(JSON.stringify({ during, after: zlibResources }));
+          clearInterval(timer);
+        });
+      }, 3500);`;
+    const child = spawnSync(process.execPath, ['-r', REGISTER, '-e', probe], {
+      env: childEnv(path.join(out, 'spool'), { ALLOCSCOPE_UPLOAD: path.join(out, 'profiles'), ALLOCSCOPE_PERIOD: '1' }), encoding: 'utf8', timeout: 25_000,
+    });
+    assert.equal(child.status, 0, child.stderr);
+    const counts = JSON.parse(child.stdout.trim().split('\n').at(-1));
+    assert.deepEqual(counts, { during: 0, after: 1 });
+    const periodic = fs.readdirSync(path.join(out, 'profiles')).filter((name) => name.endsWith('.native.pb.gz'));
+    assert.ok(periodic.length >= 3, `expected 3 periods or more collected, found ${periodic.join(', ')}`);
+    for (const name of periodic) assert.ok(decode(fs.readFileSync(path.join(out, 'profiles', name))).samples.length > 0, `${name} has no samples`);
+  });
+
   describe('SIGTERM while the destination hangs', () => {
     // termWhileHanging runs the app against a server that never answers and sends it SIGTERM
     // after a period and a half.
