@@ -38,7 +38,8 @@ if [ "$#" -gt 0 ]; then
 else
   tests=(test/integration/native-leak.test.js test/integration/native-safety.test.js
     test/integration/mixed-stacks.test.js test/integration/heap-api.test.js
-    test/integration/run-robustness.test.js test/integration/out-of-memory.test.js)
+    test/integration/run-robustness.test.js test/integration/out-of-memory.test.js
+    test/unit/pprof-format.test.js)
 fi
 
 export LD_PRELOAD="$("$CXX" -print-file-name=libasan.so) $("$CXX" -print-file-name=libubsan.so)"
