@@ -14,6 +14,12 @@ export interface OriginalPosition {
 /** The largest generated file whose map comment is looked for: reading megabytes per script would stall a profile. */
 const MAX_SCRIPT_BYTES = 16 * 1024 * 1024;
 const MAP_COMMENT = /\/\/[#@] sourceMappingURL=([^\s'"]+)\s*$/;
+/**
+ * allocscope's own scripts (this package's dist/). Their frames, the profiler's own allocations
+ * at a collection, keep their generated positions: the parsed maps of the dozen files that show
+ * up held 0.77 MB of the application's JS heap for the life of the process.
+ */
+const OWN_SCRIPTS = path.resolve(__dirname, '..') + path.sep;
 
 /**
  * SourceMaps finds a script's map the way Node's --enable-source-maps does, from the
@@ -36,6 +42,7 @@ export class SourceMaps {
   }
 
   private mapOf(script: string): { map: SourceMap; dir: string } | undefined {
+    if (script.startsWith(OWN_SCRIPTS)) return undefined;
     if (this.maps.has(script)) return this.maps.get(script);
     let found: { map: SourceMap; dir: string } | undefined;
     try {

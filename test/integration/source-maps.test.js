@@ -43,4 +43,14 @@ describe('source maps', () => {
       for (const frame of frames) assert.equal(frame, `${SOURCE}:${LINE}`);
     });
   }
+
+  it("reads the application's maps but not allocscope's own: the profiler's frames keep their dist/ positions", () => {
+    const { SourceMaps } = require('../../dist/model/source-maps');
+    const maps = new SourceMaps();
+    const own = path.join(ROOT, 'dist', 'record', 'recorder.js');
+    assert.ok(fs.existsSync(`${own}.map`), 'dist/ ships source maps, so skipping them is a choice');
+    assert.equal(maps.originalPosition(own, 10, 1), undefined);
+    const mapped = maps.originalPosition(path.join(compiled, 'app.js'), fs.readFileSync(path.join(compiled, 'app.js'), 'utf8').split('\n').findIndex((l) => l.includes('function leakInTypeScript')) + 1, 1);
+    assert.equal(mapped?.file, SOURCE);
+  });
 });
