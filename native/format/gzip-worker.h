@@ -11,9 +11,10 @@ namespace allocscope::format {
 // Why not zlib.gzip: it runs a Gzip Transform stream through Node's shared stream code
 // (Readable.read, flow, endReadable, the Duplex and EventEmitter constructors) once a
 // collection. Those functions are the host's too (its sockets, its own zlib streams); a stream
-// of a new shape makes V8 deoptimize them ("wrong map", measured: 20 of the 41 deoptimizations a
-// buffers service gained from allocscope in 80 s) and optimize them again, polymorphic, on the
-// host's compiler threads. This worker runs no JS: the host's code never sees it.
+// of a new shape makes V8 deoptimize them ("wrong map") and optimize them again, polymorphic,
+// on the host's compiler threads. Measured on a buffers service over 80 s: 62 deoptimizations
+// with zlib.gzip, 27 with this worker, 16-22 without allocscope. This worker runs no JS: the
+// host's code never sees it.
 Napi::Promise gzipAsync(Napi::Env env, Napi::Uint8Array bytes, int level);
 
 }  // namespace allocscope::format
