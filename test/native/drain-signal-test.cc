@@ -42,11 +42,13 @@ TEST("many producers posting while the drain waits in a loop never leave it asle
   DrainSignal signal;
   std::atomic<bool> stop{false};
   std::atomic<int> rounds{0};
+  // do-while: on a slow machine the drain may first run after the producers and the stop's post;
+  // it must still wait once, and that wait must return because the post was kept.
   std::thread drain([&] {
-    while (!stop.load()) {
+    do {
       signal.wait(kForever);
       rounds.fetch_add(1);
-    }
+    } while (!stop.load());
   });
   std::thread producers[4];
   for (auto& producer : producers) {
