@@ -151,8 +151,11 @@ TEST("code events on two isolates' threads while the drain translates (ThreadSan
       }
     });
   }
+  // The pass after seeing `stop` runs once the writers have joined, so even a drain that the
+  // scheduler starts late scans a filled map.
   std::thread drain([&] {
-    while (!stop) {
+    for (bool last = false; !last;) {
+      last = stop.load();
       for (uintptr_t pc = 0x1000010; pc < 0x1030000; pc += 0x300) {
         uintptr_t translated = translate(pc);
         if (isJsFrame(translated) && !map.frame(translated).function.empty()) ++named;
