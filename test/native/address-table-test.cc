@@ -291,7 +291,7 @@ TEST("concurrent: 3 threads churn disjoint addresses while a 4th runs forEachLiv
   }
   int snapshots = 0, duplicates = 0, foreign = 0;
   std::vector<uint64_t> seen;
-  while (writersDone.load() < kWriters) {
+  do {  // at least one snapshot, even if the writers all finish before this thread runs again
     seen.clear();
     table.forEachLive([&](uint64_t id) { seen.push_back(id); });
     std::sort(seen.begin(), seen.end());
@@ -301,7 +301,7 @@ TEST("concurrent: 3 threads churn disjoint addresses while a 4th runs forEachLiv
       foreign += writer < 1 || writer > kWriters || (id & ((uint64_t(1) << 40) - 1)) == 0;
     }
     ++snapshots;
-  }
+  } while (writersDone.load() < kWriters);
   for (auto& thread : threads) thread.join();
 
   std::multiset<uint64_t> expected;

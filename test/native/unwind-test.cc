@@ -264,7 +264,8 @@ TEST("RuleCache returns what was stored, and never a row torn between writers (4
     });
     threads.emplace_back([&, t] {  // readers: a hit must be exactly the row of that address
       uint64_t localHits = 0, localTorn = 0;
-      for (uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+      // At least one sweep of the 50000 addresses, so a reader the scheduler starts late still reads.
+      for (uint64_t i = 0; i < 50000 || !stop.load(std::memory_order_relaxed); ++i) {
         uintptr_t pc = 0x500000 + ((i * 104729 + t * 7919) % 50000) * 16;
         FrameRule rule;
         if (!RuleCache::find(pc, rule)) continue;
