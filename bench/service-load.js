@@ -98,6 +98,8 @@ Duration: rounds x workloads x configurations x (warm-up + seconds + ~${TRIAL_OV
   --period S         seconds between collections of allocscope and datadog (see above)
   --allocscope-env K=V,...  more settings for allocscope, e.g. ALLOCSCOPE_NATIVE_INTERVAL=2m or
                      ALLOCSCOPE_HEAP=0: what each part costs, what a larger interval buys
+  --variant NAME:K=V,...  one more allocscope configuration, allocscope:NAME, with these settings
+                     on top of --allocscope-env's; repeatable, e.g. --variant nonative:ALLOCSCOPE_NATIVE=0
   --live-mib N       every server first builds N MiB of long-lived objects (a cache of records),
                      as services carry; default 0. V8 sizes a small heap's old-generation limit
                      near its minimum, and there a few MB more live (any library's) start a
@@ -249,15 +251,43 @@ function withTempDir(describe, spawnIn) {
   };
 }
 
+/**
+ * parseVariants reads each --variant NAME:K=V,...: one more allocscope configuration, named
+ * allocscope:NAME, with these ALLOCSCOPE_* settings on top of --allocscope-env's.
+ */
+function parseVariants(texts = []) {
+  const variants = {};
+  for (const text of texts) {
+    const match = /^([a-z0-9-]+):(.+)$/.exec(text);
+    if (match === null) throw new Error(`--variant: expected NAME:ALLOCSCOPE_NAME=value,... (NAME in a-z, 0-9 and -), got '${text}'`);
+    if (variants[match[1]]) throw new Error(`--variant: ${match[1]} is given twice`);
+    variants[match[1]] = parseAllocscopeEnv(match[2], `--variant ${match[1]}`);
+  }
+  return variants;
+}
+
 /** parseAllocscopeEnv reads --allocscope-env: ALLOCSCOPE_* settings given to the allocscope configuration only. */
-function parseAllocscopeEnv(text) {
+function parseAllocscopeEnv(text, flag = '--allocscope-env') {
   const env = {};
   for (const pair of parseList(text, [])) {
     const match = /^(ALLOCSCOPE_[A-Z_]+)=(.*)$/.exec(pair);
-    if (match === null) throw new Error(`--allocscope-env: expected ALLOCSCOPE_NAME=value pairs separated by commas, got '${pair}'`);
+    if (match === null) throw new Error(`${flag}: expected ALLOCSCOPE_NAME=value pairs separated by commas, got '${pair}'`);
     env[match[1]] = match[2];
   }
   return env;
+}
+
+/** The configurations that --variant adds are named allocscope:NAME. */
+const VARIANT_PREFIX = 'allocscope:';
+
+/** allocscopeSpec runs the server under dist/register.js, uploading to a temp dir every `period` s, with `allocscopeEnv` on top. */
+function allocscopeSpec(env, period, allocscopeEnv) {
+  const settings = Object.entries(allocscopeEnv).map(([k, v]) => `, ${k}=${v}`).join('');
+  return withTempDir(`node -r dist/register.js, ALLOCSCOPE_UPLOAD=<temp dir>, ALLOCSCOPE_PERIOD=${period}: JS heap + native at 512 KiB${settings}`, (dir) => ({
+    execArgv: ['-r', path.join(allocscopeRoot(), 'dist', 'register.js')],
+    env: { ...env, ALLOCSCOPE_UPLOAD: path.join(dir, 'profiles'), ALLOCSCOPE_PERIOD: period, ALLOCSCOPE_SPOOL: path.join(dir, 'spool'), ...allocscopeEnv },
+    check: (window) => allocscopeEvidence(path.join(dir, 'profiles'), window, allocscopeEnv),
+  }));
 }
 
 function configSpec(name, peers, options) {
@@ -269,11 +299,7 @@ function configSpec(name, peers, options) {
     case 'baseline-2':
       return { describe: 'no profiler (identical to baseline: the A/A control)', spawn: () => ({ env }) };
     case 'allocscope':
-      return withTempDir(`node -r dist/register.js, ALLOCSCOPE_UPLOAD=<temp dir>, ALLOCSCOPE_PERIOD=${period}: JS heap + native at 512 KiB${Object.entries(options.allocscopeEnv ?? {}).map(([k, v]) => `, ${k}=${v}`).join('')}`, (dir) => ({
-        execArgv: ['-r', path.join(allocscopeRoot(), 'dist', 'register.js')],
-        env: { ...env, ALLOCSCOPE_UPLOAD: path.join(dir, 'profiles'), ALLOCSCOPE_PERIOD: period, ALLOCSCOPE_SPOOL: path.join(dir, 'spool'), ...options.allocscopeEnv },
-        check: (window) => allocscopeEvidence(path.join(dir, 'profiles'), window, options.allocscopeEnv ?? {}),
-      }));
+      return allocscopeSpec(env, period, options.allocscopeEnv ?? {});
     case 'datadog':
       return withTempDir(`@datadog/pprof heap.start(524288, 64), encode(heap.profile()) to a temp dir every ${period} s`, (dir) => ({
         env,
@@ -287,6 +313,7 @@ function configSpec(name, peers, options) {
         check: (window) => evidence(filesIn(dir, /\.heapprofile$/), window, { what: 'heap-prof' }),
       }));
     default: {
+      if (name.startsWith(VARIANT_PREFIX)) return allocscopeSpec(env, period, { ...options.allocscopeEnv, ...options.variants[name.slice(VARIANT_PREFIX.length)] });
       const peer = peerSpec(name, peers);
       if (peer.unavailable) return peer;
       if (name === 'jemalloc-prof') {
@@ -517,7 +544,10 @@ function formatWorkload(summary, periodSeconds) {
 }
 
 /** SERVICE_FLAGS are the flags of service-load.js that bench/service-side-by-side.js shares. */
-const SERVICE_FLAGS = Object.fromEntries(['seconds', 'warmup', 'period', 'workloads', 'only', 'skip', 'jemalloc', 'heaptrack', 'allocscope-env', 'live-mib'].map((flag) => [flag, { type: 'string' }]));
+const SERVICE_FLAGS = {
+  ...Object.fromEntries(['seconds', 'warmup', 'period', 'workloads', 'only', 'skip', 'jemalloc', 'heaptrack', 'allocscope-env', 'live-mib'].map((flag) => [flag, { type: 'string' }])),
+  variant: { type: 'string', multiple: true },
+};
 
 /**
  * parseServiceArgs parses the shared flags, and `extra` ones that `more(values)` turns into more
@@ -538,10 +568,12 @@ function parseServiceArgs(argv, { usage, defaults, extra = {}, more = () => ({})
     if (skip.includes('baseline')) throw new Error('baseline cannot be skipped');
     const configs = CONFIG_NAMES.filter((n) => !skip.includes(n) && (only.length === 0 ? defaults.configs.includes(n) : only.includes(n) || n === 'baseline'));
     const liveMib = values['live-mib'] === '0' ? 0 : parsePositiveInt('live-mib', values['live-mib'], defaults.liveMib);
+    const variants = parseVariants(values.variant);
+    configs.push(...Object.keys(variants).map((name) => VARIANT_PREFIX + name));
     return {
       json: values.json,
       options: { rounds: values.rounds, seed: values.seed, quick: values.quick, seconds, warmupSeconds, period, workloads, configs, liveMib,
-        allocscopeEnv: parseAllocscopeEnv(values['allocscope-env']), jemalloc: values.jemalloc, heaptrack: values.heaptrack, ...more(values) },
+        allocscopeEnv: parseAllocscopeEnv(values['allocscope-env']), variants, jemalloc: values.jemalloc, heaptrack: values.heaptrack, ...more(values) },
     };
   } catch (error) {
     process.stderr.write(`${error.message} (see --help)\n`);

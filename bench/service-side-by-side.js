@@ -25,7 +25,8 @@ const LOAD_SLACK_MS = 30_000;
 
 const USAGE = `Usage: node bench/service-side-by-side.js [--rounds N] [--quick] [--seconds S] [--warmup S] [--rate R]
                                           [--workloads LIST] [--only LIST] [--skip LIST] [--live-mib N]
-                                          [--period S] [--allocscope-env K=V,...] [--seed S] [--json FILE]
+                                          [--period S] [--allocscope-env K=V,...] [--variant NAME:K=V,...]
+                                          [--seed S] [--json FILE]
 
 What each profiler costs an HTTP service in CPU time per request, measured so that a shared
 machine's noise cancels. bench/service-load.js runs one configuration after another at saturation:
@@ -81,6 +82,9 @@ defaults, 5 rounds x 2 workloads, take about 4 minutes.
   --period S         seconds between collections of allocscope and datadog (default: the smaller
                      of 5 and half of --seconds; --seconds must hold two)
   --allocscope-env K=V,...  more settings for allocscope, e.g. ALLOCSCOPE_NATIVE_INTERVAL=2m
+  --variant NAME:K=V,...  one more allocscope server in every round, allocscope:NAME, with these
+                     settings on top of --allocscope-env's (repeatable): what each part costs, e.g.
+                     --variant nonative:ALLOCSCOPE_NATIVE=0 --variant 2m:ALLOCSCOPE_NATIVE_INTERVAL=2m
   --live-mib N       every server first builds N MiB of long-lived objects (default 64; see
                      service-load.js --help)
   --workloads LIST   json,buffers (default both; service-load.js --help describes them)
@@ -256,10 +260,9 @@ function formatWorkload(summary) {
   for (const r of summary.rows.filter((row) => !['baseline', 'baseline-2'].includes(row.config))) {
     lines.push(`${r.config} / baseline: CPU per request ${withCI(r.cpuRatio)} (rounds ${range(r.cpuRatio)}), p99 latency at ${fmt(summary.rate)} req/s ${withCI(r.p99Ratio)}`);
   }
-  const a = by.allocscope;
-  if (a) {
-    lines.push(`allocscope: capacity kept (baseline's CPU per request / allocscope's) ${withCI(a.capacityKept)} (rounds ${range(a.capacityKept)}); target >= ${TARGET_RATIO}, reported, not asserted`);
-    lines.push(`allocscope's own thread: ${fmt(a.threadsUsPerRequest.allocscope, 2)} us/req of ${fmt(a.cpuUsPerRequest, 1)}; main thread ${fmt(a.threadsUsPerRequest.main - by.baseline.threadsUsPerRequest.main, 1)} us/req over baseline's (medians)`);
+  for (const a of summary.rows.filter((row) => row.config === 'allocscope' || row.config.startsWith('allocscope:'))) {
+    lines.push(`${a.config}: capacity kept (baseline's CPU per request / ${a.config}'s) ${withCI(a.capacityKept)} (rounds ${range(a.capacityKept)}); target >= ${TARGET_RATIO}, reported, not asserted`);
+    lines.push(`${a.config}'s own thread: ${fmt(a.threadsUsPerRequest.allocscope, 2)} us/req of ${fmt(a.cpuUsPerRequest, 1)}; main thread ${fmt(a.threadsUsPerRequest.main - by.baseline.threadsUsPerRequest.main, 1)} us/req over baseline's (medians)`);
   }
   for (const s of summary.shortfalls) {
     lines.push(`WARNING: round ${s.round}, ${s.config} served ${fmt(s.requestsPerSec)} req/s of the ${fmt(summary.rate)} asked (under ${RATE_KEPT} of it): the machine could not sustain the rate; that round's ratios compare unequal loads (lower --rate)`);
