@@ -51,6 +51,8 @@ Each round: start the servers and wait until all listen; --warmup seconds of loa
                 paces a rate per second: each connection sends its share as fast as it is answered
                 from the start of every second, then waits, so this is the latency of those bursts
   loop max      the server's longest event-loop delay in the window; RSS at its end
+  GCs           the server's major and minor GCs in the window, and their summed pause time
+                (perf_hooks 'gc' entries): a profiler that makes V8 collect more shows here
 Any error, timeout or non-2xx response fails the run. A server that served less than ${RATE_KEPT} of the
 rate could not keep up (the machine could not sustain the rates): the round says so, and so does
 the summary, since its CPU per request is no longer taken at the same load.
@@ -203,6 +205,9 @@ function summarizeWorkload(workload, rate, names, specs, rounds, seed) {
       p99Ratio: toBase((t) => t.p99Ms),
       delayMaxMs: of((t) => t.delayMaxMs),
       rssMiB: of((t) => t.rssBytes / 2 ** 20),
+      majorGcs: of((t) => t.gc.major),
+      minorGcs: of((t) => t.gc.minor),
+      gcPauseMs: of((t) => t.gc.pauseMs),
       evidence: summarizeEvidence(trials.map((t) => t.evidence)),
     };
   });
@@ -210,7 +215,7 @@ function summarizeWorkload(workload, rate, names, specs, rounds, seed) {
   return { workload, rate, rounds: rounds.length, rows, shortfalls, trials: rounds };
 }
 
-const formatTrial = (config, t) => `${config} ${fmt(t.cpuUsPerRequest, 1)} us/req (main ${fmt(t.threadsUsPerRequest.main, 1)}, allocscope ${fmt(t.threadsUsPerRequest.allocscope, 1)}, other ${fmt(t.threadsUsPerRequest.other, 1)}) ${fmt(t.requestsPerSec)} req/s${t.short ? ' SHORT' : ''} p99 ${fmt(t.p99Ms, 2)} ms`;
+const formatTrial = (config, t) => `${config} ${fmt(t.cpuUsPerRequest, 1)} us/req (main ${fmt(t.threadsUsPerRequest.main, 1)}, allocscope ${fmt(t.threadsUsPerRequest.allocscope, 1)}, other ${fmt(t.threadsUsPerRequest.other, 1)}) ${fmt(t.requestsPerSec)} req/s${t.short ? ' SHORT' : ''} p99 ${fmt(t.p99Ms, 2)} ms, GCs ${t.gc.major} major/${t.gc.minor} minor`;
 
 async function runBenchmark(options, log = console.log) {
   const { specs, names } = resolveSpecs(options, log);
@@ -246,11 +251,13 @@ function formatWorkload(summary) {
         r.config === 'baseline' ? '1.000' : withCI(r.cpuRatio), r.config === 'baseline' ? '' : range(r.cpuRatio)]),
     ),
     '',
-    `${head}; latency, event-loop delay, memory (medians over rounds)`,
+    `${head}; latency, event-loop delay, memory, GC (medians over rounds)`,
     formatTable(
       [{ title: 'config', align: 'left' }, { title: 'served req/s', align: 'right' }, { title: 'p50 ms', align: 'right' }, { title: 'p99 ms', align: 'right' },
-        { title: 'p99 paired ratio [95% CI]', align: 'right' }, { title: 'loop max ms', align: 'right' }, { title: 'RSS MiB', align: 'right' }],
-      summary.rows.map((r) => [r.config, fmt(r.requestsPerSec), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), r.config === 'baseline' ? '1.000' : withCI(r.p99Ratio), fmt(r.delayMaxMs, 1), fmt(r.rssMiB, 0)]),
+        { title: 'p99 paired ratio [95% CI]', align: 'right' }, { title: 'loop max ms', align: 'right' }, { title: 'RSS MiB', align: 'right' },
+        { title: 'GCs major/minor', align: 'right' }, { title: 'GC pause ms', align: 'right' }],
+      summary.rows.map((r) => [r.config, fmt(r.requestsPerSec), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), r.config === 'baseline' ? '1.000' : withCI(r.p99Ratio), fmt(r.delayMaxMs, 1), fmt(r.rssMiB, 0),
+        `${fmt(r.majorGcs)}/${fmt(r.minorGcs)}`, fmt(r.gcPauseMs)]),
     ),
     '',
     ...summary.rows.map((r) => formatConfigNote(r.config, r.describe, r.evidence)),
