@@ -221,7 +221,8 @@ function heaptrackEvidence(bytes) {
 
 /**
  * allocscopeEvidence checks the directory destination: the profiles of each kind turned on, two
- * collections in the window, and native samples (unless --allocscope-env set the interval).
+ * collections in the window (fewer if ALLOCSCOPE_PERIOD is set longer), and native samples
+ * (unless --allocscope-env set the interval).
  */
 function allocscopeEvidence(dir, window, allocscopeEnv) {
   const { decode } = loadAllocscope();
@@ -230,7 +231,9 @@ function allocscopeEvidence(dir, window, allocscopeEnv) {
   const byKind = (kind) => all.filter((f) => parseProfileFileName(f.name)?.kind === kind);
   const kinds = [...(allocscopeEnv.ALLOCSCOPE_HEAP === '0' ? [] : ['heap']), ...(allocscopeEnv.ALLOCSCOPE_NATIVE === '0' ? [] : ['native'])];
   // One profile of each kind per collection, stamped when the collection started.
-  const found = kinds.map((kind) => evidence(byKind(kind), window, { minInWindow: 2, what: `allocscope ${kind === 'heap' ? 'JS heap' : 'native'}` }));
+  // Two collections, or fewer when ALLOCSCOPE_PERIOD (a variant's) leaves room for fewer.
+  const minInWindow = Math.min(2, Math.floor((window.endMs - window.startMs) / 1000 / Number(allocscopeEnv.ALLOCSCOPE_PERIOD ?? 0)));
+  const found = kinds.map((kind) => evidence(byKind(kind), window, { minInWindow, what: `allocscope ${kind === 'heap' ? 'JS heap' : 'native'}` }));
   let nativeSamples;
   if (kinds.includes('native')) {
     const last = byKind('native').sort((a, b) => a.time - b.time).at(-1);
