@@ -231,8 +231,9 @@ function allocscopeEvidence(dir, window, allocscopeEnv) {
   const byKind = (kind) => all.filter((f) => parseProfileFileName(f.name)?.kind === kind);
   const kinds = [...(allocscopeEnv.ALLOCSCOPE_HEAP === '0' ? [] : ['heap']), ...(allocscopeEnv.ALLOCSCOPE_NATIVE === '0' ? [] : ['native'])];
   // One profile of each kind per collection, stamped when the collection started.
-  // Two collections, or fewer when ALLOCSCOPE_PERIOD (a variant's) leaves room for fewer.
-  const minInWindow = Math.min(2, Math.floor((window.endMs - window.startMs) / 1000 / Number(allocscopeEnv.ALLOCSCOPE_PERIOD ?? 0)));
+  // Two collections, or fewer when a variant's ALLOCSCOPE_PERIOD leaves room for fewer.
+  const period = allocscopeEnv.ALLOCSCOPE_PERIOD;
+  const minInWindow = period === undefined ? 2 : Math.min(2, Math.floor((window.endMs - window.startMs) / 1000 / periodSeconds('ALLOCSCOPE_PERIOD', period)));
   const found = kinds.map((kind) => evidence(byKind(kind), window, { minInWindow, what: `allocscope ${kind === 'heap' ? 'JS heap' : 'native'}` }));
   let nativeSamples;
   if (kinds.includes('native')) {
@@ -241,6 +242,11 @@ function allocscopeEvidence(dir, window, allocscopeEnv) {
     if (nativeSamples === 0 && allocscopeEnv.ALLOCSCOPE_NATIVE_INTERVAL === undefined) throw new Error(`allocscope native: ${last.name} has no samples`);
   }
   return { files: all.length, bytes: found.reduce((sum, f) => sum + f.bytes, 0), collections: found[0]?.collections, nativeSamples };
+}
+
+/** periodSeconds reads a period as allocscope's recorder does (seconds); throws its message otherwise. */
+function periodSeconds(name, text) {
+  return require(path.join(allocscopeRoot(), 'dist', 'util', 'parse-units.js')).parseSeconds(name, text);
 }
 
 /** withTempDir runs a trial with a fresh temporary directory, removed after it. */
@@ -275,6 +281,8 @@ function parseAllocscopeEnv(text, flag = '--allocscope-env') {
   for (const pair of parseList(text, [])) {
     const match = /^(ALLOCSCOPE_[A-Z_]+)=(.*)$/.exec(pair);
     if (match === null) throw new Error(`${flag}: expected ALLOCSCOPE_NAME=value pairs separated by commas, got '${pair}'`);
+    // allocscopeEvidence counts the collections this period allows: a bad one fails here, not after a round.
+    if (match[1] === 'ALLOCSCOPE_PERIOD') periodSeconds(`${flag}: ALLOCSCOPE_PERIOD`, match[2]);
     env[match[1]] = match[2];
   }
   return env;
@@ -285,8 +293,9 @@ const VARIANT_PREFIX = 'allocscope:';
 
 /** allocscopeSpec runs the server under dist/register.js, uploading to a temp dir every `period` s, with `allocscopeEnv` on top. */
 function allocscopeSpec(env, period, allocscopeEnv) {
-  const settings = Object.entries(allocscopeEnv).map(([k, v]) => `, ${k}=${v}`).join('');
-  return withTempDir(`node -r dist/register.js, ALLOCSCOPE_UPLOAD=<temp dir>, ALLOCSCOPE_PERIOD=${period}: JS heap + native at 512 KiB${settings}`, (dir) => ({
+  const settings = Object.entries(allocscopeEnv).map(([k, v]) => `${k}=${v}`).join(', ');
+  const defaults = `node -r dist/register.js, ALLOCSCOPE_UPLOAD=<temp dir>, ALLOCSCOPE_PERIOD=${period}: JS heap + native at 512 KiB`;
+  return withTempDir(settings === '' ? defaults : `${defaults}, then ${settings}`, (dir) => ({
     execArgv: ['-r', path.join(allocscopeRoot(), 'dist', 'register.js')],
     env: { ...env, ALLOCSCOPE_UPLOAD: path.join(dir, 'profiles'), ALLOCSCOPE_PERIOD: period, ALLOCSCOPE_SPOOL: path.join(dir, 'spool'), ...allocscopeEnv },
     check: (window) => allocscopeEvidence(path.join(dir, 'profiles'), window, allocscopeEnv),
