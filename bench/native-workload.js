@@ -18,11 +18,13 @@ const PAIRED_UNITS = 4_000;
 // first samples of every stack interned and named anew) is not their cost in a service that
 // leaves them on, so the phase's speed is measured after it, as part 1 does; both are reported.
 const PAIRED_SETTLE_UNITS = 500;
-const PAIRED_PHASES = ['baseline', 'baseline-2', 'allocscope', 'allocscope-native', 'allocscope-heap', 'allocscope-hooks'];
+const PAIRED_PHASES = ['baseline', 'baseline-2', 'allocscope', 'allocscope-native', 'allocscope-native-2m', 'allocscope-heap', 'allocscope-hooks'];
 // What each profiled phase starts (and stops after it).
 const PAIRED_PROFILERS = {
   allocscope: { heap: true, native: true },
   'allocscope-native': { heap: false, native: true },
+  // A quarter of the samples: how the native cost scales with them (against native and hooks).
+  'allocscope-native-2m': { heap: false, native: true, nativeOptions: { intervalBytes: 2 * 1024 * 1024 } },
   'allocscope-heap': { heap: true, native: false },
   // The hooks with almost no samples: what the fast paths alone cost this workload.
   'allocscope-hooks': { heap: false, native: true, nativeOptions: { intervalBytes: 1024 * 1024 * 1024 } },
@@ -53,10 +55,11 @@ Reports median ops/s, min-max, IQR, the ratio of medians to baseline with a 95% 
 and the per-round paired ratio.
 
 Part 2, paired in-process (allocscope only; fresh processes on a shared machine move by ~10%):
-each of P processes (default ${PAIRED_PROCESSES}; --quick: 2) warms up, then runs ${PAIRED_BLOCKS} blocks of six phases in a
+each of P processes (default ${PAIRED_PROCESSES}; --quick: 2) warms up, then runs ${PAIRED_BLOCKS} blocks of seven phases in a
 shuffled order: baseline, baseline-2, allocscope (heap.start() and native.start() before the
-phase, both stopped after it), allocscope-native (native.start() alone), allocscope-heap
-(heap.start() alone) and allocscope-hooks (native.start() at a 1 GiB interval: the hooks with
+phase, both stopped after it), allocscope-native (native.start() alone), allocscope-native-2m
+(the same at a 2 MiB interval: a quarter of the samples), allocscope-heap (heap.start() alone)
+and allocscope-hooks (native.start() at a 1 GiB interval: the hooks with
 almost no samples). Each phase first runs ${PAIRED_SETTLE_UNITS} units, timed apart (the profilers' start-up: hooks
 patched, every stack's first sample interned and named anew), then the ${PAIRED_UNITS.toLocaleString('en-US')} units its speed
 is measured on (a service leaves the profilers on; part 1 also warms up after starting them).
@@ -328,7 +331,7 @@ function formatPaired(summary) {
     ),
     '',
     `  allocscope and allocscope-native phases took ${fmt(summary.nativeSamplesPerPhase)} native samples each (median)`,
-    `noise floor (A/A): ${withCI(by['baseline-2'])}; allocscope (heap + native): ${withCI(by.allocscope)} (target >= ${TARGET_RATIO}); native alone: ${withCI(by['allocscope-native'])}; heap alone: ${withCI(by['allocscope-heap'])}; hooks alone: ${withCI(by['allocscope-hooks'])}`,
+    `noise floor (A/A): ${withCI(by['baseline-2'])}; allocscope (heap + native): ${withCI(by.allocscope)} (target >= ${TARGET_RATIO}); native alone: ${withCI(by['allocscope-native'])}, at 2 MiB ${withCI(by['allocscope-native-2m'])}; heap alone: ${withCI(by['allocscope-heap'])}; hooks alone: ${withCI(by['allocscope-hooks'])}`,
   ].join('\n');
 }
 
