@@ -11,7 +11,7 @@ namespace allocscope::aggregate {
 
 SampleRecorder* SampleRecorder::s_instance = nullptr;
 
-alignas(64) std::atomic<uint8_t> g_addressFilter[SampleRecorder::kFilterSlots];
+alignas(64) std::atomic<uint64_t> g_addressFilter[filterWords(SampleRecorder::kFilterSlots)];
 
 bool SampleRecorder::create() {
   if (s_instance != nullptr) return true;

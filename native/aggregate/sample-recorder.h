@@ -65,14 +65,14 @@ class SampleRecorder {
 };
 
 // The address table's filter, in the addon's own data: the free hook finds it with no load.
-extern std::atomic<uint8_t> g_addressFilter[SampleRecorder::kFilterSlots];
+extern std::atomic<uint64_t> g_addressFilter[filterWords(SampleRecorder::kFilterSlots)];
 
-// mayBeSampled is all a hooked free does for an unsampled block: one byte of the static filter
-// at a constant mask. Only for a sampled (or colliding) address is it true, and the hook goes on
+// mayBeSampled is all a hooked free does for an unsampled block: one 2-bit count of the static
+// filter at a constant mask. Only for a sampled (or colliding) address is it true, and the hook goes on
 // to forgetSampled.
 inline bool mayBeSampled(void* address) {
   size_t slot = filterSlot(reinterpret_cast<uintptr_t>(address), SampleRecorder::kFilterSlots - 1);
-  return address != nullptr && filterCountsMayContain(g_addressFilter, slot);
+  return address != nullptr && filterMayContain(g_addressFilter, slot);
 }
 
 }  // namespace allocscope::aggregate

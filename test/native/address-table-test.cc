@@ -1,5 +1,5 @@
 // Unit tests of native/aggregate/address-table.h: insert/remove/mayContain, tombstones, the
-// prefilter (counts and bits; saturation never hides a live address), bounded probing, forEachLive,
+// prefilter (2-bit counts packed in words; saturation never hides a live address), bounded probing, forEachLive,
 // and concurrent inserts/removes of disjoint addresses while snapshots run.
 #include "aggregate/address-table.h"
 
@@ -31,6 +31,18 @@ std::vector<uintptr_t> randomAddresses(std::mt19937_64& random, size_t count) {
     if (seen.insert(address).second) addresses.push_back(address);
   }
   return addresses;
+}
+
+// The addresses that share a filter slot with 2 others or more: their counts may saturate and
+// stay stuck (a documented false positive), so "back to 0" is checked for the others only.
+std::unordered_set<uintptr_t> inCrowdedSlots(const std::vector<uintptr_t>& addresses, size_t filterSize) {
+  std::unordered_map<size_t, int> perSlot;
+  for (uintptr_t address : addresses) ++perSlot[mirrorBucket(address, filterSize)];
+  std::unordered_set<uintptr_t> crowded;
+  for (uintptr_t address : addresses) {
+    if (perSlot[mirrorBucket(address, filterSize)] >= static_cast<int>(allocscope::aggregate::kFilterCountMask)) crowded.insert(address);
+  }
+  return crowded;
 }
 
 std::multiset<uint64_t> liveIds(const AddressTable& table) {
@@ -74,12 +86,14 @@ TEST("insert, mayContain, remove returns the id once; counts return to zero") {
   }
   for (size_t i = 0; i < addresses.size(); ++i) wrongId += table.remove(addresses[i]) != i + 1;
   for (uintptr_t address : addresses) secondRemove += table.remove(address) != 0;
-  for (uintptr_t address : addresses) stillMaybe += table.mayContain(address);
+  std::unordered_set<uintptr_t> crowded = inCrowdedSlots(addresses, 1 << 14);
+  for (uintptr_t address : addresses) stillMaybe += !crowded.count(address) && table.mayContain(address);
   CHECK_EQ(missing, 0);
   CHECK_EQ(absentRemoved, 0);
   CHECK_EQ(wrongId, 0);
   CHECK_EQ(secondRemove, 0);
-  CHECK_EQ(stillMaybe, 0);  // no bucket came near 255, so every count went back to 0
+  CHECK_EQ(stillMaybe, 0);  // every count that could not saturate went back to 0
+  tap::note("%zu of %zu addresses in slots that may saturate", crowded.size(), addresses.size());
   CHECK(liveIds(table).empty());
 }
 
@@ -115,20 +129,61 @@ TEST("tombstones: removing a middle entry keeps later ones reachable, and its ce
   CHECK(liveIds(table).empty());
 }
 
-TEST("prefilter: exact below saturation (254 in one bucket, all removed -> 0)") {
+TEST("prefilter: exact below saturation (2 in one bucket, all removed -> 0)") {
   constexpr size_t kCapacity = 1 << 12, kFilter = 1 << 10;
+  constexpr size_t kBelowSaturation = allocscope::aggregate::kFilterCountMask - 1;
   OwnedTable owned(kCapacity, kFilter);
   AddressTable& table = owned.table;
   std::mt19937_64 random(5);
   std::vector<uintptr_t> addresses;
-  for (size_t i = 0; i < 254; ++i) addresses.push_back(addressWith(random, i * 16, kCapacity, 321, kFilter));
+  for (size_t i = 0; i < kBelowSaturation; ++i) addresses.push_back(addressWith(random, i * 16, kCapacity, 321, kFilter));
   for (size_t i = 0; i < addresses.size(); ++i) REQUIRE(table.insert(addresses[i], i + 1));
   for (size_t i = 0; i + 1 < addresses.size(); ++i) {
     CHECK_EQ(table.remove(addresses[i]), i + 1);
     if (!CHECK(table.mayContain(addresses.back()))) break;
   }
-  CHECK_EQ(table.remove(addresses.back()), uint64_t{254});
+  CHECK_EQ(table.remove(addresses.back()), uint64_t{kBelowSaturation});
   CHECK(!table.mayContain(addresses.back()));
+}
+
+TEST("prefilter: the 32 slots packed in one word keep their own counts") {
+  constexpr size_t kCapacity = 1 << 12, kFilter = 64;  // two words
+  OwnedTable owned(kCapacity, kFilter);
+  AddressTable& table = owned.table;
+  std::mt19937_64 random(8);
+  // Two addresses in every even slot, one in every slot divisible by 3, none elsewhere.
+  std::vector<std::vector<uintptr_t>> bySlot(kFilter);
+  uint64_t id = 1;
+  for (size_t slot = 0; slot < kFilter; ++slot) {
+    size_t wanted = (slot % 2 == 0 ? 2 : 0) + (slot % 3 == 0 ? 1 : 0);
+    if (wanted > 2) wanted = 2;  // below saturation: the counts stay exact
+    for (size_t k = 0; k < wanted; ++k) {
+      bySlot[slot].push_back(addressWith(random, (slot * 37 + k * 11) % kCapacity, kCapacity, slot, kFilter));
+      REQUIRE(table.insert(bySlot[slot].back(), id++));
+    }
+  }
+  int wrong = 0;
+  for (size_t slot = 0; slot < kFilter; ++slot) {
+    uintptr_t probe = addressWith(random, 7, kCapacity, slot, kFilter);
+    wrong += table.mayContain(probe) != !bySlot[slot].empty();
+  }
+  // Remove one address from every slot that has two: those slots must still say maybe, the rest
+  // must not change; then remove the rest: every slot says no.
+  for (size_t slot = 0; slot < kFilter; ++slot) {
+    if (bySlot[slot].size() == 2) {
+      REQUIRE(table.remove(bySlot[slot].back()) != 0);
+      bySlot[slot].pop_back();
+    }
+  }
+  for (size_t slot = 0; slot < kFilter; ++slot) {
+    uintptr_t probe = addressWith(random, 9, kCapacity, slot, kFilter);
+    wrong += table.mayContain(probe) != !bySlot[slot].empty();
+  }
+  for (size_t slot = 0; slot < kFilter; ++slot) {
+    for (uintptr_t address : bySlot[slot]) REQUIRE(table.remove(address) != 0);
+  }
+  for (size_t slot = 0; slot < kFilter; ++slot) wrong += table.mayContain(addressWith(random, 3, kCapacity, slot, kFilter));
+  CHECK_EQ(wrong, 0);
 }
 
 TEST("prefilter: a saturated bucket (300 live in one count) never hides a live address") {
@@ -322,9 +377,10 @@ TEST("concurrent: 3 threads churn disjoint addresses while a 4th runs forEachLiv
       if (table.remove(address) != id) ++wrongAfter;
     }
   }
-  for (uintptr_t address : all) maybeAfter += table.mayContain(address);
+  std::unordered_set<uintptr_t> crowded = inCrowdedSlots(all, 1 << 14);
+  for (uintptr_t address : all) maybeAfter += !crowded.count(address) && table.mayContain(address);
   CHECK_EQ(wrongAfter, 0);
-  CHECK_EQ(maybeAfter, 0);  // every count went back to exactly 0 (none came near saturation)
+  CHECK_EQ(maybeAfter, 0);  // every count that could not saturate went back to exactly 0
   CHECK(liveIds(table).empty());
   tap::note("%d snapshots during the churn; %zu ids live at the end before cleanup", snapshots, expected.size());
 }
@@ -332,8 +388,9 @@ TEST("concurrent: 3 threads churn disjoint addresses while a 4th runs forEachLiv
 TAP_MAIN()
 
 TEST("concurrent: counts crossing 0 in shared slots never hide a live address") {
-  // 4 threads share 2 filter slots, each holding at most one live address at a time, so slot
-  // counts keep going 0 -> 1 -> 0 while other threads add and remove in the same slots.
+  // 4 threads share 2 filter slots of one word, two threads per slot, each holding at most one
+  // live address at a time, so slot counts keep going 0 -> 1 -> 2 -> 0 (never saturating) while
+  // the other threads change the same word.
   constexpr int kThreads = 4;
   constexpr int kSteps = 200000;
   constexpr size_t kFilter = 2;
@@ -341,7 +398,7 @@ TEST("concurrent: counts crossing 0 in shared slots never hide a live address") 
   AddressTable& table = owned.table;
   std::mt19937_64 random(5);
   std::vector<uintptr_t> all;
-  for (int i = 0; i < kThreads * 8; ++i) all.push_back(addressWith(random, (i * 97) % (1 << 12), 1 << 12, i % kFilter, kFilter));
+  for (int i = 0; i < kThreads * 8; ++i) all.push_back(addressWith(random, (i * 97) % (1 << 12), 1 << 12, (i / 8) % kFilter, kFilter));
   std::atomic<int> falseNegatives{0}, wrongRemoves{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {

@@ -12,14 +12,14 @@
 struct OwnedTable {
   OwnedTable(size_t capacity, size_t filterSize)
       : storage(::operator new(allocscope::aggregate::AddressTable::bytesFor(capacity), std::align_val_t(64))),
-        counts(filterSize),
-        table(storage, capacity, allocscope::aggregate::AddressFilter(counts.data(), filterSize)) {}
+        words(allocscope::aggregate::filterWords(filterSize)),
+        table(storage, capacity, allocscope::aggregate::AddressFilter(words.data(), filterSize)) {}
   ~OwnedTable() { ::operator delete(storage, std::align_val_t(64)); }
   OwnedTable(const OwnedTable&) = delete;
   OwnedTable& operator=(const OwnedTable&) = delete;
 
   void* storage;
-  std::vector<std::atomic<uint8_t>> counts;
+  std::vector<std::atomic<uint64_t>> words;
   allocscope::aggregate::AddressTable table;
 };
 
