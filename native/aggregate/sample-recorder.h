@@ -68,8 +68,8 @@ class SampleRecorder {
 extern std::atomic<uint64_t> g_addressFilter[filterWords(SampleRecorder::kFilterSlots)];
 
 // mayBeSampled is all a hooked free does for an unsampled block: one 2-bit count of the static
-// filter at a constant mask. Only for a sampled (or colliding) address is it true, and the hook goes on
-// to forgetSampled.
+// filter at a constant mask. Only for a sampled (or colliding) address is it true, and the hook
+// goes on to forgetSampled.
 inline bool mayBeSampled(void* address) {
   size_t slot = filterSlot(reinterpret_cast<uintptr_t>(address), SampleRecorder::kFilterSlots - 1);
   return address != nullptr && filterMayContain(g_addressFilter, slot);

@@ -151,12 +151,12 @@ TEST("prefilter: the 32 slots packed in one word keep their own counts") {
   OwnedTable owned(kCapacity, kFilter);
   AddressTable& table = owned.table;
   std::mt19937_64 random(8);
-  // Two addresses in every even slot, one in every slot divisible by 3, none elsewhere.
+  // Two addresses in every even slot, one in the other slots divisible by 3, none elsewhere: below
+  // saturation, so the counts stay exact.
   std::vector<std::vector<uintptr_t>> bySlot(kFilter);
   uint64_t id = 1;
   for (size_t slot = 0; slot < kFilter; ++slot) {
-    size_t wanted = (slot % 2 == 0 ? 2 : 0) + (slot % 3 == 0 ? 1 : 0);
-    if (wanted > 2) wanted = 2;  // below saturation: the counts stay exact
+    size_t wanted = slot % 2 == 0 ? 2 : slot % 3 == 0 ? 1 : 0;
     for (size_t k = 0; k < wanted; ++k) {
       bySlot[slot].push_back(addressWith(random, (slot * 37 + k * 11) % kCapacity, kCapacity, slot, kFilter));
       REQUIRE(table.insert(bySlot[slot].back(), id++));
