@@ -67,20 +67,22 @@ class Addon : public Napi::Addon<Addon> {
     return d_heap.snapshot(info.Env(), collectGarbage);
   }
 
-  // nativeStart(intervalBytes, stackDepth) -> "" when started, else why not. The native
-  // session is process-wide: hooks see every thread, whichever thread started them.
+  // nativeStart(intervalBytes, stackDepth, maxSamplesPerSecond) -> "" when started, else why
+  // not. The native session is process-wide: hooks see every thread, whichever thread started them.
   Napi::Value JsNativeStart(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
-      throw Napi::TypeError::New(env, "nativeStart(intervalBytes, stackDepth) expects two numbers");
+    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+      throw Napi::TypeError::New(env, "nativeStart(intervalBytes, stackDepth, maxSamplesPerSecond) expects three numbers");
     }
     double intervalBytes = info[0].As<Napi::Number>().DoubleValue();
     int32_t stackDepth = info[1].As<Napi::Number>().Int32Value();
-    if (!(intervalBytes >= 1) || stackDepth < 1 || stackDepth > ring::kMaxFrames) {
-      throw Napi::RangeError::New(env, "nativeStart: intervalBytes must be positive and stackDepth 1 to 128");
+    double maxSamplesPerSecond = info[2].As<Napi::Number>().DoubleValue();
+    if (!(intervalBytes >= 1) || stackDepth < 1 || stackDepth > ring::kMaxFrames || !(maxSamplesPerSecond >= 0)) {
+      throw Napi::RangeError::New(
+          env, "nativeStart: intervalBytes must be positive, stackDepth 1 to 128, maxSamplesPerSecond 0 or more");
     }
-    std::string whyNot =
-        session::NativeSession::instance().start({static_cast<uint64_t>(intervalBytes), stackDepth});
+    std::string whyNot = session::NativeSession::instance().start(
+        {static_cast<uint64_t>(intervalBytes), stackDepth, maxSamplesPerSecond});
     if (whyNot.empty()) nameJsFrames();
     return Napi::String::New(env, whyNot);
   }
@@ -123,6 +125,7 @@ class Addon : public Napi::Addon<Addon> {
     result.Set("droppedTableFull", static_cast<double>(stats.droppedTableFull));
     result.Set("droppedStackTableFull", static_cast<double>(stats.droppedStackTableFull));
     result.Set("liveSamples", static_cast<double>(stats.liveSamples));
+    result.Set("intervalBytes", static_cast<double>(stats.intervalBytes));
     result.Set("hookedObjects", static_cast<double>(stats.hookedObjects));
     result.Set("hookedSlots", static_cast<double>(stats.hookedSlots));
     result.Set("profilerBytes", static_cast<double>(stats.profilerBytes));

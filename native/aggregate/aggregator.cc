@@ -14,9 +14,9 @@ size_t Aggregator::StackHash::operator()(const std::vector<uintptr_t>& frames) c
   return static_cast<size_t>(hash);
 }
 
-void Aggregator::drain(SampleRing& ring, const AddressTable& table, uint64_t intervalBytes, bool prune) {
+void Aggregator::drain(SampleRing& ring, const AddressTable& table, bool prune) {
   std::lock_guard<std::mutex> lock(d_mutex);
-  drainLocked(ring, intervalBytes);
+  drainLocked(ring);
   if (prune) pruneLocked(table);
 }
 
@@ -43,9 +43,11 @@ int64_t Aggregator::internLocked(const std::vector<uintptr_t>& raw) {
   return entry->second;
 }
 
-void Aggregator::drainLocked(SampleRing& ring, uint64_t intervalBytes) {
+void Aggregator::drainLocked(SampleRing& ring) {
   std::vector<uintptr_t> frames;
-  while (ring.tryPop([&](const ring::SampleRecord& record) {
+  // At most a ringful: all that was published when the drain began, and no more, so that
+  // producers as fast as the drain cannot keep it here (the drain thread has a budget to keep).
+  for (size_t left = ring.capacity(); left > 0 && ring.tryPop([&](const ring::SampleRecord& record) {
     if (record.sampleId == 0) return;  // its address found no cell in the table (counted there)
     frames.assign(record.frames, record.frames + record.depth);
     int64_t stack = internLocked(frames);
@@ -53,20 +55,19 @@ void Aggregator::drainLocked(SampleRing& ring, uint64_t intervalBytes) {
       ++d_droppedStackTableFull;
       return;
     }
-    double weight = sampler::sampleWeight(record.sizeBytes, intervalBytes);
+    double weight = sampler::sampleWeight(record.sizeBytes, record.intervalBytes);
     StackTotals& totals = d_totals[stack];
     totals.allocObjects += weight;
     totals.allocBytes += weight * static_cast<double>(record.sizeBytes);
     d_sampledEpoch[stack] = d_epoch;
-    d_live[record.sampleId] = {static_cast<uint32_t>(stack), record.sizeBytes};
-  })) {
+    d_live[record.sampleId] = {static_cast<uint32_t>(stack), record.sizeBytes, weight};
+  }); --left) {
   }
 }
 
-AggregateSnapshot Aggregator::snapshot(SampleRing& ring, const AddressTable& table, uint64_t intervalBytes,
-                                       bool forgetIdle) {
+AggregateSnapshot Aggregator::snapshot(SampleRing& ring, const AddressTable& table, bool forgetIdle) {
   std::lock_guard<std::mutex> lock(d_mutex);
-  drainLocked(ring, intervalBytes);
+  drainLocked(ring);
   pruneLocked(table);
   // After pruning, so that a stack whose samples were all freed counts as having none live.
   if (forgetIdle) forgetIdleLocked();
@@ -74,10 +75,9 @@ AggregateSnapshot Aggregator::snapshot(SampleRing& ring, const AddressTable& tab
   result.stacks = d_stacks;
   result.totals = d_totals;
   for (const auto& [sampleId, sample] : d_live) {
-    double weight = sampler::sampleWeight(sample.sizeBytes, intervalBytes);
     StackTotals& totals = result.totals[sample.stack];
-    totals.inuseObjects += weight;
-    totals.inuseBytes += weight * static_cast<double>(sample.sizeBytes);
+    totals.inuseObjects += sample.weight;
+    totals.inuseBytes += sample.weight * static_cast<double>(sample.sizeBytes);
   }
   result.liveSamples = d_live.size();
   return result;
@@ -179,7 +179,7 @@ size_t Aggregator::bytesUsedLocked() const {
   // d_frameCount counts every stored frame (raw key, translated key, stack list); node
   // overheads are estimated.
   return d_frameCount * sizeof(uintptr_t) + (d_rawStackIds.size() + d_stacks.size()) * 96 +
-         d_stacks.size() * (sizeof(StackTotals) + sizeof(uint64_t)) + d_live.size() * 48;
+         d_stacks.size() * (sizeof(StackTotals) + sizeof(uint64_t)) + d_live.size() * 56;
 }
 
 uint64_t Aggregator::liveSamples() const {

@@ -38,16 +38,17 @@ class Aggregator {
   void setStackTranslator(StackTranslator translate);
   // maxBytes bounds the tables' memory: past it, samples with a stack not seen yet are dropped.
   void setBudget(size_t maxBytes) { d_maxBytes = maxBytes; }
-  // drain moves every published record into the tables; interval is the session's mean gap.
-  // With prune, samples whose address left the table (they were freed) leave the live table.
-  void drain(SampleRing& ring, const AddressTable& table, uint64_t intervalBytes, bool prune);
+  // drain moves every published record into the tables, each weighed by the interval that
+  // sampled it. With prune, samples whose address left the table (they were freed) leave the
+  // live table.
+  void drain(SampleRing& ring, const AddressTable& table, bool prune);
   // snapshot drains, then adds in-use figures from the live addresses in the table. Samples
   // no longer in the table were freed: they leave the live table here. Alloc totals count
   // since a stack was interned. With forgetIdle, stacks with no sample since the previous
   // forgetting snapshot and none live are removed first (absent from this snapshot): only
   // per-period differences of alloc totals then stay exact, and the tables stop growing with
   // every stack ever seen. A forgotten stack sampled again is interned afresh, from zero.
-  AggregateSnapshot snapshot(SampleRing& ring, const AddressTable& table, uint64_t intervalBytes, bool forgetIdle);
+  AggregateSnapshot snapshot(SampleRing& ring, const AddressTable& table, bool forgetIdle);
   void reset();
   // framesWithin returns the distinct return addresses in [start, end) of the stacks so far.
   std::vector<uintptr_t> framesWithin(uintptr_t start, uintptr_t end) const;
@@ -63,9 +64,10 @@ class Aggregator {
   struct LiveSample {
     uint32_t stack;
     uint64_t sizeBytes;
+    double weight;  // 1 / P(sampled), under the interval that sampled it
   };
 
-  void drainLocked(SampleRing& ring, uint64_t intervalBytes);
+  void drainLocked(SampleRing& ring);
   // pruneLocked removes freed samples (those whose address left the table) from d_live.
   void pruneLocked(const AddressTable& table);
   // forgetIdleLocked removes the stacks idle for the epoch and without live samples,

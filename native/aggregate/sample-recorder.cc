@@ -48,7 +48,7 @@ __attribute__((noinline, cold)) void SampleRecorder::forgetSampled(void* address
   d_table.remove(reinterpret_cast<uintptr_t>(address));
 }
 
-void SampleRecorder::record(void* address, size_t sizeBytes) {
+void SampleRecorder::record(void* address, size_t sizeBytes, uint64_t intervalBytes) {
   uint64_t sampleId = d_nextSampleId.fetch_add(1, std::memory_order_relaxed);
   uintptr_t key = reinterpret_cast<uintptr_t>(address);
   // The table's cell is a cache miss (perf: most of record()'s own time): let it load while the
@@ -59,6 +59,7 @@ void SampleRecorder::record(void* address, size_t sizeBytes) {
   bool pushed = d_ring.tryPush([&](ring::SampleRecord& record) {
     record.depth = static_cast<uint32_t>(unwind::captureStack(record.frames, depth));
     record.sizeBytes = sizeBytes;
+    record.intervalBytes = intervalBytes;
     // The address goes in the table before the record is published (when this returns), and
     // both before the allocator returns: a free of this block (which can only follow the
     // return) finds it. A record whose address found no cell is published empty (id 0): the

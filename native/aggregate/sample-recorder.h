@@ -38,7 +38,11 @@ class SampleRecorder {
   static SampleRecorder* get() { return s_instance; }
 
   void setStackDepth(int depth) { d_stackDepth.store(depth, std::memory_order_relaxed); }
-  void record(void* address, size_t sizeBytes);
+  // record: intervalBytes is the mean gap that sampled the allocation (its weight depends on it).
+  void record(void* address, size_t sizeBytes, uint64_t intervalBytes);
+  // sampledAllocations counts the allocations sampled since the process began, recorded or
+  // dropped: what the sample budget measures its rate by.
+  uint64_t sampledAllocations() const { return d_nextSampleId.load(std::memory_order_relaxed) - 1; }
   // forgetSampled removes an address the filter says may be sampled (see mayBeSampled below). Out of
   // line, so that the free hook's common path saves no registers.
   void forgetSampled(void* address);

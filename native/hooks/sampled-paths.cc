@@ -9,22 +9,24 @@ namespace allocscope::hooks {
 
 namespace {
 
-__attribute__((noinline)) void recordSample(void* address, size_t size) {
+__attribute__((noinline)) void recordSample(void* address, size_t size, uint64_t intervalBytes) {
   sampler::ScopedBusy busy;  // whatever recording allocates is not sampled
   // The recorder exists before any GOT slot points at a hook (start() creates it, and it is
   // never destroyed), so there is no null check.
-  aggregate::SampleRecorder::get()->record(address, size);
+  aggregate::SampleRecorder::get()->record(address, size, intervalBytes);
 }
 
 }  // namespace
 
 __attribute__((noinline)) void* recordIfSampled(void* address, size_t size) {
-  if (sampler::onCountdownCrossed(sampler::t_state, size) && address != nullptr) recordSample(address, size);
+  uint64_t intervalBytes = sampler::onCountdownCrossed(sampler::t_state, size);
+  if (intervalBytes != 0 && address != nullptr) recordSample(address, size, intervalBytes);
   return address;
 }
 
 __attribute__((noinline)) int recordStatusIfSampled(int status, void** result, size_t size) {
-  if (sampler::onCountdownCrossed(sampler::t_state, size) && status == 0) recordSample(*result, size);
+  uint64_t intervalBytes = sampler::onCountdownCrossed(sampler::t_state, size);
+  if (intervalBytes != 0 && status == 0) recordSample(*result, size, intervalBytes);
   return status;
 }
 

@@ -11,6 +11,7 @@ constexpr int kMaxFrames = 128;
 struct SampleRecord {
   uint64_t sampleId;  // unique per process; the address table maps live addresses to it
   uint64_t sizeBytes;
+  uint64_t intervalBytes;  // the mean gap that sampled it: the sample weighs 1 / P(sampled) under it
   uint32_t depth;     // frames used, leaf (the allocator's caller) first
   uintptr_t frames[kMaxFrames];
 };

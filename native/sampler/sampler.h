@@ -10,7 +10,8 @@
 
 namespace allocscope::sampler {
 
-// The running session's mean gap in bytes (0 when not sampling) and its number.
+// The mean gap in bytes for gaps drawn from now on (0 when not sampling: the running session's
+// interval, widened by its sample budget), and the session's number.
 extern std::atomic<uint64_t> g_intervalBytes;
 extern std::atomic<uint32_t> g_session;
 // Hands each thread a distinct seed: glibc reuses thread stacks and TLS blocks, so a seed taken
@@ -55,9 +56,10 @@ inline bool countDown(size_t size) {
   return state.bytesUntilSample > 0;
 }
 
-// onCountdownCrossed is the rare part, out of line: it returns true when the allocation of
-// `size` bytes that crossed the countdown is to be sampled, and sets the next countdown.
-bool onCountdownCrossed(ThreadState& state, size_t size);
+// onCountdownCrossed is the rare part, out of line: when the allocation of `size` bytes that
+// crossed the countdown is to be sampled, it returns the mean gap that sampled it (what the
+// sample weighs by), else 0; and it sets the next countdown.
+uint64_t onCountdownCrossed(ThreadState& state, size_t size);
 
 // The factor that unbiases one sample of `size` bytes: 1 / P(sampled) = 1 / (1 - exp(-size/interval)).
 inline double sampleWeight(uint64_t size, uint64_t interval) {

@@ -13,6 +13,9 @@ struct ThreadState {
   // The part of the current gap beyond this countdown (gaps run in pieces of at most 1 MiB).
   int64_t bytesBeyondCountdown;
   uint64_t random;
+  // The mean of the current gap: samples it decides weigh by it, even after the sample budget
+  // (sampler/sample-budget.h) moved the interval.
+  uint64_t intervalBytes;
   // Set while the hook does its own work (and for good in the drain thread): allocations made
   // meanwhile are passed through unsampled, so the hooks never recurse.
   bool busy;

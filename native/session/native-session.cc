@@ -11,6 +11,7 @@
 #include "aggregate/sample-recorder.h"
 #include "hooks/intercept.h"
 #include "hooks/originals.h"
+#include "sampler/sample-budget.h"
 #include "sampler/sampler.h"
 #include "session/translate-native-profile.h"
 #include "symbolize/symbolizer.h"
@@ -142,7 +143,7 @@ void NativeSession::drainNow() {
 bool NativeSession::drainLocked() {
   auto* recorder = aggregate::SampleRecorder::get();
   if (!d_running || recorder == nullptr) return false;
-  d_aggregator.drain(recorder->ring(), recorder->table(), d_settings.intervalBytes, false);
+  d_aggregator.drain(recorder->ring(), recorder->table(), false);
   return true;
 }
 
@@ -161,13 +162,27 @@ void NativeSession::drainLoop() {
   warmSymbolizer();
   auto* recorder = aggregate::SampleRecorder::get();
   uint64_t liveAfterPrune = 0;
+  sampler::SampleBudget budget(d_settings.intervalBytes, d_settings.maxSamplesPerSecond);
+  auto windowStart = std::chrono::steady_clock::now();
+  uint64_t sampledAtWindowStart = recorder->sampledAllocations();
   while (!d_drainStop.load(std::memory_order_acquire)) {
     recorder->drainSignal().wait(kDrainWait);
     if (d_drainStop.load(std::memory_order_acquire)) break;
+    auto now = std::chrono::steady_clock::now();
+    uint64_t sampled = recorder->sampledAllocations();
+    double seconds = std::chrono::duration<double>(now - windowStart).count();
+    if (budget.windowOver(sampled - sampledAtWindowStart, seconds)) {
+      uint64_t current = sampler::g_intervalBytes.load(std::memory_order_relaxed);
+      // A swap, not a store: stop() may have set 0 meanwhile, and sampling must stay off.
+      sampler::g_intervalBytes.compare_exchange_strong(current, budget.next(sampled - sampledAtWindowStart, seconds, current),
+                                                       std::memory_order_relaxed);
+      windowStart = now;
+      sampledAtWindowStart = sampled;
+    }
     // Pruning freed samples scans the whole address table (4 MiB): only once enough samples
     // came to matter (snapshots prune anyway).
     bool prune = d_aggregator.liveSamples() >= liveAfterPrune + kPruneAfterSamples;
-    d_aggregator.drain(recorder->ring(), recorder->table(), d_settings.intervalBytes, prune);
+    d_aggregator.drain(recorder->ring(), recorder->table(), prune);
     if (prune) liveAfterPrune = d_aggregator.liveSamples();
   }
 }
@@ -178,7 +193,7 @@ aggregate::AggregateSnapshot NativeSession::snapshot(bool forgetIdle) {
   auto* recorder = aggregate::SampleRecorder::get();
   if (!d_running || recorder == nullptr) return {};
   aggregate::AggregateSnapshot snapshot =
-      d_aggregator.snapshot(recorder->ring(), recorder->table(), d_settings.intervalBytes, forgetIdle);
+      d_aggregator.snapshot(recorder->ring(), recorder->table(), forgetIdle);
   snapshot.unloadedFrameNames = d_unloadedFrameNames;
   return snapshot;
 }
@@ -197,6 +212,7 @@ NativeStats NativeSession::stats() const {
   }
   result.droppedStackTableFull = d_aggregator.droppedStackTableFull();
   result.liveSamples = d_aggregator.liveSamples();
+  result.intervalBytes = d_running ? sampler::g_intervalBytes.load(std::memory_order_relaxed) : 0;
   result.profilerBytes += d_aggregator.bytesUsed() + v8frames::JsCodeMap::instance().bytesUsed();
   if (d_patcher) {
     result.hookedObjects = d_patcher->patchedObjects();

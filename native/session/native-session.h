@@ -19,6 +19,9 @@ namespace allocscope::session {
 struct NativeSettings {
   uint64_t intervalBytes;
   int stackDepth;
+  // The sample budget (sampler/sample-budget.h): past this many samples a second the interval
+  // widens; 0 keeps it fixed.
+  double maxSamplesPerSecond;
 };
 
 struct NativeStats {
@@ -28,6 +31,7 @@ struct NativeStats {
   uint64_t droppedTableFull;
   uint64_t droppedStackTableFull;
   uint64_t liveSamples;
+  uint64_t intervalBytes;  // the interval in force now: the configured one, or wider under the sample budget
   size_t hookedObjects;
   size_t hookedSlots;
   size_t profilerBytes;  // the ring, address table and filter (fixed), the aggregate tables and the JS code map

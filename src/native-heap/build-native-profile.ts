@@ -27,7 +27,8 @@ export function buildNativeProfile(snapshot: NativeSnapshotArrays, context: Nati
     timeNanos: context.timeNanos,
     comments: [
       `allocscope ${VERSION}: native heap, malloc/free hooks`,
-      `intervalBytes=${settings.intervalBytes} stackDepth=${settings.stackDepth}`,
+      `intervalBytes=${settings.intervalBytes} stackDepth=${settings.stackDepth} ` +
+        `maxSamplesPerSecond=${settings.maxSamplesPerSecond} intervalBytesNow=${stats.intervalBytes}`,
       `node ${process.version} pid=${process.pid}`,
       `samples=${stats.samples} live=${snapshot.liveSamples} dropped: ring=${stats.droppedRingFull} ` +
         `table=${stats.droppedTableFull} stacks=${stats.droppedStackTableFull}`,

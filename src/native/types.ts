@@ -66,6 +66,11 @@ export interface NativeStats {
   droppedStackTableFull: number;
   /** Sampled allocations not freed yet. */
   liveSamples: number;
+  /**
+   * The mean bytes between samples now: the configured intervalBytes, or more while the
+   * process allocates faster than maxSamplesPerSecond allows (0 when not running).
+   */
+  intervalBytes: number;
   /** Loaded objects with at least one GOT slot rewritten, and the slots rewritten. */
   hookedObjects: number;
   hookedSlots: number;
@@ -81,7 +86,7 @@ export interface NativeAddon {
   /** Returns undefined when another tool stopped V8's sampler since heapStart. */
   heapSnapshot(collectGarbage: boolean): HeapSnapshotArrays | undefined;
   /** Returns "" when started, else why not. Process-wide. */
-  nativeStart(intervalBytes: number, stackDepth: number): string;
+  nativeStart(intervalBytes: number, stackDepth: number, maxSamplesPerSecond: number): string;
   nativeStop(): void;
   /**
    * Returns undefined when native profiling is not running. forgetIdle (default false): stacks

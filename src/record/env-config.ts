@@ -2,6 +2,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MAX_STACK_DEPTH } from '../heap/options';
+import { MAX_SAMPLES_PER_SECOND } from '../native-heap/options';
 import { parseBytes, parseCount, parseSeconds, UnitParseError } from '../util/parse-units';
 import type { RecorderOptions } from './recorder';
 import { defaultServiceName } from './service-name';
@@ -18,6 +19,7 @@ export const ENV = {
   heapDepth: 'ALLOCSCOPE_HEAP_DEPTH',
   native: 'ALLOCSCOPE_NATIVE',
   nativeInterval: 'ALLOCSCOPE_NATIVE_INTERVAL',
+  nativeMaxRate: 'ALLOCSCOPE_NATIVE_MAX_RATE',
   keepFiles: 'ALLOCSCOPE_KEEP_FILES',
   keepBytes: 'ALLOCSCOPE_KEEP_BYTES',
   spool: 'ALLOCSCOPE_SPOOL',
@@ -68,6 +70,7 @@ export function recorderOptionsFromEnv(env: NodeJS.ProcessEnv, report: (message:
   const interval = read(ENV.heapInterval);
   const depth = read(ENV.heapDepth);
   const nativeInterval = read(ENV.nativeInterval);
+  const nativeMaxRate = read(ENV.nativeMaxRate);
   const upload = read(ENV.upload);
   const out = read(ENV.out);
   const service = read(ENV.service) ?? defaultServiceName();
@@ -89,7 +92,10 @@ export function recorderOptionsFromEnv(env: NodeJS.ProcessEnv, report: (message:
         },
     native: !enabled(ENV.native, read(ENV.native))
       ? undefined
-      : nativeInterval === undefined ? {} : { intervalBytes: parseBytes(ENV.nativeInterval, nativeInterval) },
+      : {
+          ...(nativeInterval === undefined ? {} : { intervalBytes: parseBytes(ENV.nativeInterval, nativeInterval) }),
+          ...(nativeMaxRate === undefined ? {} : { maxSamplesPerSecond: parseCount(ENV.nativeMaxRate, nativeMaxRate, 0, MAX_SAMPLES_PER_SECOND) }),
+        },
     destinations,
     retention: {
       ...(keepFiles === undefined ? {} : { maxFiles: parseCount(ENV.keepFiles, keepFiles, 1, Number.MAX_SAFE_INTEGER) }),

@@ -96,6 +96,7 @@ describe('allocscope CLI', () => {
     assertUsageError(runCli(['run', '--help=yes']), /option '--help' takes no value/);
     assertUsageError(runCli(['run', '--interval', '4g', '--', 'node', '-e', '']), /--interval must be at most/);
     assertUsageError(runCli(['run', '--depth', '5000', '--', 'node', '-e', '']), /--depth must be a whole number from 1 to 1024/);
+    assertUsageError(runCli(['run', '--native-max-rate', 'fast', '--', 'node', '-e', '']), /--native-max-rate must be a whole number from 0 to 1000000, got 'fast'/);
     assertUsageError(runCli(['run', '--outt', 'x', '--', 'node', '-e', '']), /unknown option '--outt' \(did you mean '--out'\?\)/);
   });
 

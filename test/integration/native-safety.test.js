@@ -62,7 +62,7 @@ describe('native', () => {
       });
       assert.equal(native.isRunning(), true);
       assert.equal(native.stats().running, true);
-      assert.ok(native.profile().comments.includes('intervalBytes=65536 stackDepth=32'));
+      assert.ok(native.profile().comments.some((c) => c.startsWith('intervalBytes=65536 stackDepth=32 maxSamplesPerSecond=100 ')));
     });
 
     it('stop() when idle does nothing, and profile() when stopped throws ERR_NOT_RUNNING', () => {
@@ -92,8 +92,13 @@ describe('native', () => {
       assert.throws(() => native.start({ interval: 1024 }), { name: 'TypeError', message: /'interval'/ });
       assert.throws(() => native.start(42), { name: 'TypeError' });
       assert.equal(native.isRunning(), false);
-      native.start({ intervalBytes: 1, stackDepth: 128 }); // the limits themselves are accepted
-      assert.ok(native.profile().comments.includes('intervalBytes=1 stackDepth=128'));
+      assert.throws(() => native.start({ maxSamplesPerSecond: -1 }), { name: 'RangeError', message: /'maxSamplesPerSecond'/ });
+      assert.throws(() => native.start({ maxSamplesPerSecond: 0.5 }), { name: 'RangeError', message: /'maxSamplesPerSecond'/ });
+      assert.throws(() => native.start({ maxSamplesPerSecond: '100' }), { name: 'TypeError', message: /'maxSamplesPerSecond'/ });
+      assert.equal(native.isRunning(), false);
+      native.start({ intervalBytes: 1, stackDepth: 128, maxSamplesPerSecond: 0 }); // the limits themselves are accepted
+      assert.ok(native.profile().comments.some((c) => c.startsWith('intervalBytes=1 stackDepth=128 maxSamplesPerSecond=0 ')));
+      assert.equal(native.stats().intervalBytes, 1, 'with the budget off, the interval stays put');
     });
   });
 
@@ -138,6 +143,26 @@ describe('native', () => {
     assert.equal(r.dropped, 0);
     near(r.estimate, r.exact, 0.05, 'alloc_space under alloc_probe_mixed');
     assert.equal(r.inuse, 0);
+  });
+
+  it('keeps a heavy allocator near maxSamplesPerSecond by widening the interval, unbiased, and narrows it back when idle', () => {
+    // Mixed allocations at a 4 KiB interval would take ~100,000 samples a second here.
+    const budget = 500;
+    const r = scenario('budget', [3, budget]);
+    assert.equal(r.dropped, 0);
+    const widest = Math.max(...r.chunks.map((c) => c.intervalBytes));
+    assert.ok(widest > 100 * 4096, `the interval widened to ${widest} bytes only`);
+    // After the first second the windows hold the budget: at most twice it, allowing for the
+    // hysteresis (25%) and the count's noise.
+    const end = r.chunks[r.chunks.length - 1];
+    const from = r.chunks.find((c) => c.ms >= 1000);
+    assert.ok(from !== undefined && end.ms - from.ms >= 1000, `the scenario ran ${end.ms} ms only`);
+    const perSecond = ((end.samples - from.samples) * 1000) / (end.ms - from.ms);
+    assert.ok(perSecond <= 2 * budget, `${perSecond.toFixed(0)} samples a second for a budget of ${budget}`);
+    // Each sample weighs by its own interval: ~1,500 samples, a standard error of ~3%.
+    near(r.estimate, r.exact, 0.12, 'alloc_space under alloc_probe_mixed while the interval moved');
+    assert.equal(r.idleIntervalBytes, 4096, 'the interval once the allocations stopped');
+    assert.ok(r.comments.some((c) => /maxSamplesPerSecond=500 intervalBytesNow=\d+/.test(c)), r.comments.join('\n'));
   });
 
   it('counts a thread\'s allocations right after native.profile() ran on that thread', () => {

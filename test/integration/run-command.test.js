@@ -122,11 +122,12 @@ describe('allocscope run', () => {
     assert.equal(runCli(['run', '--no-native', '--out', heapOnly, '--', process.execPath, '-e', '']).status, 0);
     assert.deepEqual(kinds(heapOnly), ['heap']);
     const nativeOnly = tempDir();
-    const run = runCli(['run', '--no-heap', '--native-interval', '64k', '--out', nativeOnly, '--', process.execPath, '-e', 'globalThis.b = Buffer.alloc(1 << 20)']);
+    const run = runCli(['run', '--no-heap', '--native-interval', '64k', '--native-max-rate', '0', '--out', nativeOnly, '--', process.execPath, '-e', 'globalThis.b = Buffer.alloc(1 << 20)']);
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(kinds(nativeOnly), ['native']);
     const profile = readProfile(path.join(nativeOnly, fs.readdirSync(nativeOnly)[0]));
     assert.equal(profile.period, 64 * 1024);
+    assert.ok(profile.comments.some((c) => c.includes('maxSamplesPerSecond=0 intervalBytesNow=65536')), profile.comments.join('\n'));
     assert.equal(runCli(['run', '--no-heap', '--no-native', '--', process.execPath, '-e', '']).status, 2);
   });
 
@@ -163,6 +164,17 @@ describe('allocscope run', () => {
     assert.equal(run.status, 0);
     assert.equal(run.stdout, 'still running\n');
     assert.match(run.stderr, /allocscope: ALLOCSCOPE_PERIOD must be a number of seconds .* got 'soon'; profiling is off for this process/);
+    assert.equal(profilesIn(dir).length, 0);
+  });
+
+  it('reports a bad ALLOCSCOPE_NATIVE_MAX_RATE the same way', () => {
+    const dir = tempDir();
+    const run = runCli(['run', '--out', dir, '--', process.execPath, '-e', 'console.log("still running")'], {
+      env: { ...process.env, ALLOCSCOPE_NATIVE_MAX_RATE: '-1' },
+    });
+    assert.equal(run.status, 0);
+    assert.equal(run.stdout, 'still running\n');
+    assert.match(run.stderr, /allocscope: ALLOCSCOPE_NATIVE_MAX_RATE must be a whole number from 0 to 1000000, got '-1'; profiling is off for this process/);
     assert.equal(profilesIn(dir).length, 0);
   });
 });

@@ -27,6 +27,8 @@ namespace {
 
 using Stack = std::vector<uintptr_t>;
 
+constexpr uint64_t kInterval = 1024;
+
 // Fixture owns what SampleRecorder owns: the ring and the address table, on caller storage.
 struct Fixture {
   explicit Fixture(size_t ringCapacity = 64, size_t tableCapacity = 1 << 12)
@@ -39,10 +41,12 @@ struct Fixture {
 
   // record mirrors SampleRecorder::record: the stack and the address are written, then the
   // record is published (with id 0 when the address found no cell).
-  bool record(uintptr_t address, uint64_t sampleId, uint64_t sizeBytes, const Stack& frames) {
+  bool record(uintptr_t address, uint64_t sampleId, uint64_t sizeBytes, const Stack& frames,
+              uint64_t intervalBytes = kInterval) {
     bool inserted = false;
     bool pushed = ring.tryPush([&](SampleRecord& record) {
       record.sizeBytes = sizeBytes;
+      record.intervalBytes = intervalBytes;
       record.depth = static_cast<uint32_t>(frames.size());
       for (size_t i = 0; i < frames.size(); ++i) record.frames[i] = frames[i];
       inserted = table.insert(address, sampleId);
@@ -78,7 +82,6 @@ int countOf(const AggregateSnapshot& snapshot, const Stack& stack) {
 
 bool near(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max(1.0, std::fabs(b)); }
 
-constexpr uint64_t kInterval = 1024;
 const Stack kStackA = {0x401000, 0x402000, 0x403000};
 const Stack kStackB = {0x501000, 0x502000};
 
@@ -90,7 +93,7 @@ TEST("snapshot: alloc and in-use totals per stack, unbiased by sampleWeight") {
   REQUIRE(f.record(0x10100, 2, 512, kStackA));
   REQUIRE(f.record(0x10200, 3, 512, kStackA));
   REQUIRE(f.record(0x20000, 4, 4096, kStackB));
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, false);
   CHECK_EQ(snapshot.stacks.size(), size_t{2});
   CHECK_EQ(snapshot.totals.size(), snapshot.stacks.size());
   CHECK_EQ(snapshot.liveSamples, uint64_t{4});
@@ -110,11 +113,28 @@ TEST("snapshot: alloc and in-use totals per stack, unbiased by sampleWeight") {
   CHECK_EQ(f.aggregator.droppedStackTableFull(), uint64_t{0});
 
   // A second snapshot with nothing new reports the same (in-use is recomputed, not added up).
-  AggregateSnapshot again = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
+  AggregateSnapshot again = f.aggregator.snapshot(f.ring, f.table, false);
   const StackTotals* a2 = totalsFor(again, kStackA);
   REQUIRE(a2 != nullptr);
   CHECK(near(a2->allocBytes, a->allocBytes));
   CHECK(near(a2->inuseBytes, a->inuseBytes));
+}
+
+TEST("snapshot: each sample weighs by the interval that took it (the sample budget moves it)") {
+  Fixture f;
+  REQUIRE(f.record(0x10000, 1, 512, kStackA, 1024));
+  REQUIRE(f.record(0x10100, 2, 512, kStackA, 1u << 20));
+  REQUIRE(f.record(0x10200, 3, 512, kStackA, 1u << 20));
+  f.free(0x10100);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, false);
+  const StackTotals* a = totalsFor(snapshot, kStackA);
+  REQUIRE(a != nullptr);
+  double narrow = sampleWeight(512, 1024), wide = sampleWeight(512, 1u << 20);
+  CHECK(near(a->allocObjects, narrow + 2 * wide));
+  CHECK(near(a->allocBytes, (narrow + 2 * wide) * 512));
+  // The sample freed was a wide one: in use are one narrow and one wide.
+  CHECK(near(a->inuseObjects, narrow + wide));
+  CHECK(near(a->inuseBytes, (narrow + wide) * 512));
 }
 
 namespace {
@@ -135,7 +155,7 @@ TEST("a record published with id 0 (its address found no table cell) is skipped 
   for (uint64_t i = 0; i < 16; ++i) REQUIRE(f.record(addressWith(random, i, 16, 0, 16), i + 1, 512, kStackA));
   uintptr_t homeless = addressWith(random, 0, 16, 0, 16);
   CHECK(!f.record(homeless, 99, 1 << 20, kStackB));
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, false);
   CHECK(totalsFor(snapshot, kStackB) == nullptr);
   CHECK_EQ(snapshot.liveSamples, uint64_t{16});
 }
@@ -145,7 +165,7 @@ TEST("a frame translator rewrites each new stack once; equal translations share 
   f.aggregator.setStackTranslator(&tagHighFrames);
   REQUIRE(f.record(0x10000, 1, 512, {0x1000, 0x9001, 0x2000}));
   REQUIRE(f.record(0x10100, 2, 512, {0x1000, 0x9001, 0x2000}));
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, false);
   REQUIRE(snapshot.stacks.size() == 1);
   CHECK_EQ(snapshot.stacks[0][1], uintptr_t{0x9001} | (uintptr_t{1} << 62));
   CHECK_EQ(snapshot.stacks[0][0], uintptr_t{0x1000});
@@ -161,12 +181,12 @@ TEST("freed samples leave in-use and the live table, but stay in alloc totals") 
   REQUIRE(f.record(0x10000, 1, 512, kStackA));
   REQUIRE(f.record(0x10100, 2, 512, kStackA));
   REQUIRE(f.record(0x20000, 3, 4096, kStackB));
-  f.aggregator.drain(f.ring, f.table, kInterval, false);
+  f.aggregator.drain(f.ring, f.table, false);
   CHECK_EQ(f.aggregator.liveSamples(), uint64_t{3});
 
   f.free(0x10000);
   f.free(0x20000);
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, false);
   CHECK_EQ(snapshot.liveSamples, uint64_t{1});
   CHECK_EQ(f.aggregator.liveSamples(), uint64_t{1});
   const StackTotals* a = totalsFor(snapshot, kStackA);
@@ -182,7 +202,7 @@ TEST("freed samples leave in-use and the live table, but stay in alloc totals") 
 
   // The address comes back in a new sample: counted once, under its new id.
   REQUIRE(f.record(0x10000, 4, 512, kStackB));
-  snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
+  snapshot = f.aggregator.snapshot(f.ring, f.table, false);
   CHECK_EQ(snapshot.liveSamples, uint64_t{2});
   b = totalsFor(snapshot, kStackB);
   REQUIRE(b != nullptr);
@@ -195,14 +215,14 @@ TEST("drain with prune drops freed samples from the live table; without prune it
   REQUIRE(f.record(0x10000, 1, 100, kStackA));
   REQUIRE(f.record(0x10100, 2, 100, kStackA));
   f.free(0x10000);
-  f.aggregator.drain(f.ring, f.table, kInterval, false);
+  f.aggregator.drain(f.ring, f.table, false);
   CHECK_EQ(f.aggregator.liveSamples(), uint64_t{2});
-  f.aggregator.drain(f.ring, f.table, kInterval, true);
+  f.aggregator.drain(f.ring, f.table, true);
   CHECK_EQ(f.aggregator.liveSamples(), uint64_t{1});
   f.free(0x10100);
-  f.aggregator.drain(f.ring, f.table, kInterval, true);
+  f.aggregator.drain(f.ring, f.table, true);
   CHECK_EQ(f.aggregator.liveSamples(), uint64_t{0});
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, false);
   const StackTotals* a = totalsFor(snapshot, kStackA);
   REQUIRE(a != nullptr);
   CHECK(near(a->allocObjects, 2 * sampleWeight(100, kInterval)));
@@ -213,7 +233,7 @@ TEST("a sample freed before its record is drained counts as allocated, never as 
   Fixture f;
   REQUIRE(f.record(0x10000, 1, 2048, kStackA));
   f.free(0x10000);
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, false);
   const StackTotals* a = totalsFor(snapshot, kStackA);
   REQUIRE(a != nullptr);
   CHECK(near(a->allocBytes, sampleWeight(2048, kInterval) * 2048));
@@ -224,17 +244,18 @@ TEST("a sample freed before its record is drained counts as allocated, never as 
 TEST("a live address whose record is not drained yet is not counted until it is") {
   Fixture f;
   REQUIRE(f.table.insert(0x30000, 7));  // the hook is between insert and push
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, false);
   CHECK(snapshot.stacks.empty());
   CHECK_EQ(snapshot.liveSamples, uint64_t{0});
   REQUIRE(f.ring.tryPush([](SampleRecord& record) {
     record.sampleId = 7;
     record.sizeBytes = 64;
+    record.intervalBytes = kInterval;
     record.depth = 2;
     record.frames[0] = kStackB[0];
     record.frames[1] = kStackB[1];
   }));
-  snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
+  snapshot = f.aggregator.snapshot(f.ring, f.table, false);
   const StackTotals* b = totalsFor(snapshot, kStackB);
   REQUIRE(b != nullptr);
   CHECK(near(b->inuseObjects, sampleWeight(64, kInterval)));
@@ -246,7 +267,7 @@ TEST("identical stacks are interned once; prefixes and empty stacks are distinct
   uint64_t id = 1;
   for (int round = 0; round < 5; ++round) {
     for (int i = 0; i < 40; ++i, ++id) REQUIRE(f.record(0x100000 + 16 * id, id, 32, kStackA));
-    f.aggregator.drain(f.ring, f.table, kInterval, false);  // the ring holds 64: drain as we go
+    f.aggregator.drain(f.ring, f.table, false);  // the ring holds 64: drain as we go
   }
   Stack prefix(kStackA.begin(), kStackA.begin() + 2);
   REQUIRE(f.record(0x100000 + 16 * id, id, 32, prefix));
@@ -257,7 +278,7 @@ TEST("identical stacks are interned once; prefixes and empty stacks are distinct
   for (size_t i = 0; i < deep.size(); ++i) deep[i] = 0x700000 + i;
   REQUIRE(f.record(0x100000 + 16 * id, id, 32, deep));
   ++id;
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, false);
   CHECK_EQ(snapshot.stacks.size(), size_t{4});
   CHECK_EQ(countOf(snapshot, kStackA), 1);
   CHECK_EQ(countOf(snapshot, prefix), 1);
@@ -276,7 +297,7 @@ TEST("budget: past maxBytes new stacks are dropped and counted; known stacks sti
   {
     Fixture probe;
     REQUIRE(probe.record(0x1000, 1, 64, kStackA));
-    probe.aggregator.drain(probe.ring, probe.table, kInterval, false);
+    probe.aggregator.drain(probe.ring, probe.table, false);
     size_t one = probe.aggregator.bytesUsed();
     CHECK_GT(one, size_t{0});
     f.aggregator.setBudget(one * 3 - 1);
@@ -288,8 +309,8 @@ TEST("budget: past maxBytes new stacks are dropped and counted; known stacks sti
     REQUIRE(f.record(0x200000 + 16 * id, id, 64, stack));
     ++id;
   }
-  f.aggregator.drain(f.ring, f.table, kInterval, false);
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
+  f.aggregator.drain(f.ring, f.table, false);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, false);
   CHECK_EQ(snapshot.stacks.size(), size_t{3});
   CHECK_EQ(f.aggregator.droppedStackTableFull(), uint64_t{7});
   for (size_t i = 0; i < 3; ++i) CHECK_EQ(countOf(snapshot, stacks[i]), 1);
@@ -300,7 +321,7 @@ TEST("budget: past maxBytes new stacks are dropped and counted; known stacks sti
   for (int i = 0; i < 5; ++i, ++id) REQUIRE(f.record(0x200000 + 16 * id, id, 64, stacks[0]));
   REQUIRE(f.record(0x200000 + 16 * id, id, 64, stacks[9]));
   ++id;
-  snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
+  snapshot = f.aggregator.snapshot(f.ring, f.table, false);
   CHECK_EQ(snapshot.stacks.size(), size_t{3});
   CHECK_EQ(f.aggregator.droppedStackTableFull(), uint64_t{8});
   const StackTotals* first = totalsFor(snapshot, stacks[0]);
@@ -313,20 +334,20 @@ TEST("budget: past maxBytes new stacks are dropped and counted; known stacks sti
   CHECK_EQ(f.aggregator.droppedStackTableFull(), uint64_t{0});
   CHECK_EQ(f.aggregator.liveSamples(), uint64_t{0});
   CHECK_EQ(f.aggregator.bytesUsed(), size_t{0});
-  CHECK(f.aggregator.snapshot(f.ring, f.table, kInterval, false).stacks.empty());
+  CHECK(f.aggregator.snapshot(f.ring, f.table, false).stacks.empty());
 }
 
 TEST("forgetIdle: a stack idle for a period, its samples freed, is gone from the next forgetting snapshot") {
   Fixture f;
   REQUIRE(f.record(0x10000, 1, 512, kStackA));
   REQUIRE(f.record(0x20000, 2, 512, kStackB));
-  AggregateSnapshot first = f.aggregator.snapshot(f.ring, f.table, kInterval, true);
+  AggregateSnapshot first = f.aggregator.snapshot(f.ring, f.table, true);
   CHECK_EQ(first.stacks.size(), size_t{2});  // both sampled in the first period
   size_t bytesWithBoth = f.aggregator.bytesUsed();
 
   f.free(0x10000);
   REQUIRE(f.record(0x20100, 3, 512, kStackB));
-  AggregateSnapshot second = f.aggregator.snapshot(f.ring, f.table, kInterval, true);
+  AggregateSnapshot second = f.aggregator.snapshot(f.ring, f.table, true);
   CHECK(totalsFor(second, kStackA) == nullptr);
   CHECK_EQ(second.stacks.size(), size_t{1});
   const StackTotals* b = totalsFor(second, kStackB);
@@ -341,7 +362,7 @@ TEST("forgetIdle: a stack with a live sample is kept, however long it stays idle
   Fixture f;
   REQUIRE(f.record(0x10000, 1, 512, kStackA));
   for (int period = 0; period < 4; ++period) {
-    AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, true);
+    AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, true);
     const StackTotals* a = totalsFor(snapshot, kStackA);
     REQUIRE(a != nullptr);
     CHECK(near(a->allocObjects, sampleWeight(512, kInterval)));
@@ -349,7 +370,7 @@ TEST("forgetIdle: a stack with a live sample is kept, however long it stays idle
   }
   // Once freed it is idle and has nothing live: forgotten.
   f.free(0x10000);
-  CHECK(f.aggregator.snapshot(f.ring, f.table, kInterval, true).stacks.empty());
+  CHECK(f.aggregator.snapshot(f.ring, f.table, true).stacks.empty());
   CHECK_EQ(f.aggregator.bytesUsed(), size_t{0});
 }
 
@@ -362,15 +383,15 @@ TEST("forgetIdle: a stack sampled again once forgotten comes back, translated ag
   REQUIRE(f.record(0x10100, 2, 512, raw));
   f.free(0x10000);
   f.free(0x10100);
-  CHECK(totalsFor(f.aggregator.snapshot(f.ring, f.table, kInterval, true), before) != nullptr);
-  CHECK(f.aggregator.snapshot(f.ring, f.table, kInterval, true).stacks.empty());
+  CHECK(totalsFor(f.aggregator.snapshot(f.ring, f.table, true), before) != nullptr);
+  CHECK(f.aggregator.snapshot(f.ring, f.table, true).stacks.empty());
 
   // The code moved meanwhile: the raw stack now means another JS frame.
   const uintptr_t tagBefore = g_jsTag;
   g_jsTag = uintptr_t{1} << 61;
   const Stack after = {0x1000, 0x9001 | g_jsTag};
   REQUIRE(f.record(0x10200, 3, 512, raw));
-  AggregateSnapshot back = f.aggregator.snapshot(f.ring, f.table, kInterval, true);
+  AggregateSnapshot back = f.aggregator.snapshot(f.ring, f.table, true);
   g_jsTag = tagBefore;
   CHECK_EQ(back.stacks.size(), size_t{1});
   CHECK(totalsFor(back, before) == nullptr);
@@ -385,14 +406,14 @@ TEST("without forgetIdle nothing is forgotten: alloc totals count since start") 
   REQUIRE(f.record(0x10000, 1, 512, kStackA));
   f.free(0x10000);
   for (int period = 0; period < 3; ++period) {
-    AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
+    AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, false);
     const StackTotals* a = totalsFor(snapshot, kStackA);
     REQUIRE(a != nullptr);
     CHECK(near(a->allocObjects, sampleWeight(512, kInterval)));
     CHECK_EQ(a->inuseObjects, 0.0);
   }
   REQUIRE(f.record(0x10100, 2, 512, kStackA));
-  AggregateSnapshot later = f.aggregator.snapshot(f.ring, f.table, kInterval, false);
+  AggregateSnapshot later = f.aggregator.snapshot(f.ring, f.table, false);
   const StackTotals* a = totalsFor(later, kStackA);
   REQUIRE(a != nullptr);
   CHECK(near(a->allocObjects, 2 * sampleWeight(512, kInterval)));
@@ -411,14 +432,14 @@ TEST("forgetIdle: the stacks kept are renumbered, and their samples still count 
   for (int stack = 0; stack < kStacks; ++stack) {
     for (int variant = 0; variant < 2; ++variant, ++id) REQUIRE(f.record(address(id), id, 64 * (stack + 1), rawStack(stack, variant)));
   }
-  f.aggregator.snapshot(f.ring, f.table, kInterval, true);
+  f.aggregator.snapshot(f.ring, f.table, true);
   // Period 2: stacks 0, 3, 6, 9 have their samples freed; 2, 5, 8, 11 are sampled again.
   for (int stack = 0; stack < kStacks; stack += 3) {
     for (int variant = 0; variant < 2; ++variant) f.free(address(1 + 2 * stack + variant));
   }
   for (int stack = 2; stack < kStacks; stack += 3, ++id) REQUIRE(f.record(address(id), id, 64 * (stack + 1), rawStack(stack, 1)));
   size_t bytesBefore = f.aggregator.bytesUsed();
-  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, true);
+  AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, true);
   CHECK_EQ(snapshot.stacks.size(), size_t{8});
   CHECK_LT(f.aggregator.bytesUsed(), bytesBefore);
   CHECK_EQ(snapshot.liveSamples, uint64_t{8 * 2 + 4});
@@ -430,7 +451,7 @@ TEST("forgetIdle: the stacks kept are renumbered, and their samples still count 
   }
   f.free(address(3));
   f.free(address(4));
-  snapshot = f.aggregator.snapshot(f.ring, f.table, kInterval, true);
+  snapshot = f.aggregator.snapshot(f.ring, f.table, true);
   CHECK_EQ(snapshot.stacks.size(), size_t{8});
   for (int stack = 0; stack < kStacks; ++stack) {
     const StackTotals* totals = totalsFor(snapshot, stackOf(stack));
@@ -501,6 +522,7 @@ void runConcurrent(bool forgetIdle) {
         while (!f.ring.tryPush([&](SampleRecord& record) {
           record.sampleId = id;
           record.sizeBytes = size;
+          record.intervalBytes = kBigInterval;
           record.depth = static_cast<uint32_t>(stacks[k].size());
           for (size_t i = 0; i < stacks[k].size(); ++i) record.frames[i] = stacks[k][i];
         })) {
@@ -532,7 +554,7 @@ void runConcurrent(bool forgetIdle) {
   std::map<Stack, std::pair<double, double>> periodSums;
   int forgotten = 0;
   auto takeSnapshot = [&]() {
-    AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, kBigInterval, forgetIdle);
+    AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, forgetIdle);
     std::map<Stack, std::pair<double, double>> current;
     for (size_t i = 0; i < snapshot.stacks.size(); ++i) {
       const Stack& stack = snapshot.stacks[i];
@@ -550,7 +572,7 @@ void runConcurrent(bool forgetIdle) {
     if (rounds % 4 == 3) {
       takeSnapshot();
     } else {
-      f.aggregator.drain(f.ring, f.table, kBigInterval, true);
+      f.aggregator.drain(f.ring, f.table, true);
     }
     ++rounds;
     std::this_thread::yield();

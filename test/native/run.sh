@@ -4,7 +4,7 @@
 #   bash test/native/run.sh [asan|tsan|all]     (default: all)
 #
 # asan: AddressSanitizer + UBSan (every report fatal) for every test (ring buffer, drain signal, address
-#       table, sampler, aggregator, sample recorder, unwinder, JS code map), plus the symbolizer test
+#       table, sampler, sample budget, aggregator, sample recorder, unwinder, JS code map), plus the symbolizer test
 #       (test/native/run-symbolizer-test.sh) when it exists.
 # tsan: ThreadSanitizer for the tests with threads (ring buffer, drain signal, address table, aggregator,
 #       the unwinder's shared caches, the JS code map).
@@ -26,7 +26,7 @@ out=build/native-tests
 common=(-std=c++20 -O1 -g -fno-omit-frame-pointer -Inative -pthread)
 asan_flags=(-fsanitize=address,undefined -fno-sanitize-recover=all)
 tsan_flags=(-fsanitize=thread)
-asan_tests=(ring-buffer-test drain-signal-test address-table-test sampler-test aggregator-test sample-recorder-test unwind-test js-code-map-test)
+asan_tests=(ring-buffer-test drain-signal-test address-table-test sampler-test sample-budget-test aggregator-test sample-recorder-test unwind-test js-code-map-test)
 tsan_tests=(ring-buffer-test drain-signal-test address-table-test aggregator-test unwind-test js-code-map-test)
 jobs="$(nproc 2>/dev/null || echo 2)"
 # A hung test (a lost wakeup, a livelock) fails after this long instead of stalling the run.

@@ -69,14 +69,18 @@ TEST("create maps the storage once; get returns the instance") {
 TEST("record: the address goes in the table and one record in the ring; forget removes it") {
   SampleRecorder& recorder = emptyRecorder();
   recorder.setStackDepth(16);
-  recorder.record(blockPointer(1), 1234);
-  recorder.record(blockPointer(2), 99);
+  uint64_t sampledBefore = recorder.sampledAllocations();
+  recorder.record(blockPointer(1), 1234, 4096);
+  recorder.record(blockPointer(2), 99, 8192);
   CHECK_EQ(recorder.counters().samples.load(), uint64_t{2});
+  CHECK_EQ(recorder.sampledAllocations(), sampledBefore + 2);
   CHECK(recorder.table().mayContain(blockAddress(1)));
   std::vector<SampleRecord> records = popAll(recorder);
   REQUIRE(records.size() == 2);
   CHECK_EQ(records[0].sizeBytes, uint64_t{1234});
   CHECK_EQ(records[1].sizeBytes, uint64_t{99});
+  CHECK_EQ(records[0].intervalBytes, uint64_t{4096});  // what each weighs by
+  CHECK_EQ(records[1].intervalBytes, uint64_t{8192});
   CHECK_NE(records[0].sampleId, records[1].sampleId);
   CHECK_NE(records[0].sampleId, uint64_t{0});
   CHECK_LE(records[0].depth, uint32_t{16});
@@ -90,8 +94,11 @@ TEST("record: the address goes in the table and one record in the ring; forget r
 TEST("a full ring drops the sample, counts it, and leaves no address behind") {
   SampleRecorder& recorder = emptyRecorder();
   recorder.setStackDepth(4);
-  for (uint64_t i = 0; i < SampleRecorder::kRingCapacity + 3; ++i) recorder.record(blockPointer(100 + i), 64);
+  uint64_t sampledBefore = recorder.sampledAllocations();
+  for (uint64_t i = 0; i < SampleRecorder::kRingCapacity + 3; ++i) recorder.record(blockPointer(100 + i), 64, 1024);
   CHECK_EQ(recorder.counters().samples.load(), uint64_t{SampleRecorder::kRingCapacity});
+  // The sample budget counts dropped samples too: they cost their stack walk all the same.
+  CHECK_EQ(recorder.sampledAllocations(), sampledBefore + SampleRecorder::kRingCapacity + 3);
   CHECK_EQ(recorder.counters().droppedRingFull.load(), uint64_t{3});
   uint64_t last = 100 + SampleRecorder::kRingCapacity;
   for (uint64_t i = last; i < last + 3; ++i) CHECK_EQ(recorder.table().remove(blockAddress(i)), uint64_t{0});
@@ -103,7 +110,7 @@ TEST("every kSamplesPerWake samples wake the drain, however long its wait") {
   recorder.setStackDepth(4);
   recorder.drainSignal().wait(std::chrono::milliseconds(1));  // consume an earlier test's post
   // Any kSamplesPerWake consecutive samples include one whose id is a multiple of it.
-  for (uint64_t i = 0; i < SampleRecorder::kSamplesPerWake; ++i) recorder.record(blockPointer(20'000 + i), 64);
+  for (uint64_t i = 0; i < SampleRecorder::kSamplesPerWake; ++i) recorder.record(blockPointer(20'000 + i), 64, 1024);
   auto start = std::chrono::steady_clock::now();
   recorder.drainSignal().wait(std::chrono::minutes(1));
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
@@ -118,7 +125,7 @@ TEST("an address that finds no table cell is counted and leaves an empty record 
   // One more address than a probe window holds, all with the same home cell.
   std::vector<uintptr_t> addresses;
   for (int i = 0; i <= allocscope::aggregate::AddressTable::kMaxProbe; ++i) addresses.push_back(addressWith(random, 7, capacity, i, slots));
-  for (uintptr_t address : addresses) recorder.record(reinterpret_cast<void*>(address), 100);
+  for (uintptr_t address : addresses) recorder.record(reinterpret_cast<void*>(address), 100, 1024);
   CHECK_EQ(recorder.counters().samples.load(), uint64_t(allocscope::aggregate::AddressTable::kMaxProbe));
   CHECK_EQ(recorder.counters().droppedTableFull.load(), uint64_t{1});
   std::vector<SampleRecord> records = popAll(recorder);
@@ -134,7 +141,7 @@ TEST("an address that finds no table cell is counted and leaves an empty record 
 // alloc totals.
 TEST("clear forgets samples still in the ring (a new session starts from nothing)") {
   SampleRecorder& recorder = emptyRecorder();
-  for (uint64_t i = 0; i < 5; ++i) recorder.record(blockPointer(20000 + i), 4096);
+  for (uint64_t i = 0; i < 5; ++i) recorder.record(blockPointer(20000 + i), 4096, 1024);
   recorder.clear();
   CHECK(!recorder.table().mayContain(blockAddress(20000)));
   CHECK_EQ(recorder.counters().samples.load(), uint64_t{0});

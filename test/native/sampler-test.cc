@@ -1,5 +1,6 @@
 // Unit tests of native/sampler/sampler.h: exponential gaps, the shouldSample countdown (sessions,
-// long gaps across sessions, busy threads, no session), and that sampleWeight makes sampled byte totals unbiased.
+// long gaps across sessions, busy threads, no session), and that sampleWeight makes sampled byte
+// totals unbiased, also while the interval moves.
 #include "sampler/sampler.h"
 
 #include <algorithm>
@@ -31,9 +32,11 @@ using allocscope::sampler::ThreadState;
 
 namespace {
 
-// shouldSample is what a hook decides for an allocation of `size` bytes: the countdown, then,
-// when it is crossed, the sampler (hooks/fast-paths.cc splits the two around libc's call).
-bool shouldSample(size_t size) { return !countDown(size) && onCountdownCrossed(t_state, size); }
+// sampledBy is what a hook decides for an allocation of `size` bytes: the countdown, then, when
+// it is crossed, the sampler (hooks/fast-paths.cc splits the two around libc's call). It returns
+// the interval the sample weighs by, 0 when not sampled.
+uint64_t sampledBy(size_t size) { return countDown(size) ? 0 : onCountdownCrossed(t_state, size); }
+bool shouldSample(size_t size) { return sampledBy(size) != 0; }
 
 // startSession mimics NativeSession::start: a new session number, then the interval; the
 // thread's countdown starts as a fresh thread's would, with a fixed seed for repeatable runs.
@@ -274,6 +277,69 @@ TEST("sampleWeight unbiases a mixed stream, per size class and in total") {
     CHECK_NEAR(estimate[k], total[k], tolerance);
   }
   CHECK_NEAR(allEstimate, allTotal, 0.02);
+  stopSession();
+}
+
+TEST("a sample weighs by the interval of the gap that decided it; the next gap is drawn at the new one") {
+  startSession(1024, 47);
+  CHECK(!shouldSample(0));
+  g_intervalBytes.store(1u << 20);  // the budget widens the interval in the middle of a gap
+  // The rest of the 1 KiB gap decides the next allocations: its sample weighs by 1 KiB...
+  uint64_t first = 0;
+  for (int i = 0; i < 10000 && first == 0; ++i) first = sampledBy(16);
+  CHECK_EQ(first, uint64_t{1024});
+  CHECK_EQ(t_state.intervalBytes, uint64_t{1u << 20});
+  // ...and the gaps after it are the new interval's: ~64 samples in 64 MiB, each weighing by 1 MiB.
+  uint64_t samples = 0;
+  bool allNew = true;
+  for (int i = 0; i < 64 * 1024; ++i) {
+    uint64_t by = sampledBy(1024);
+    samples += by != 0;
+    allNew = allNew && (by == 0 || by == (1u << 20));
+  }
+  CHECK(allNew);
+  CHECK_GT(samples, uint64_t{30});
+  CHECK_LT(samples, uint64_t{110});
+  // A countdown crossed with no sample (the end of a 1 MiB piece) also takes up a new interval.
+  g_intervalBytes.store(4096);
+  t_state.bytesUntilSample = 1;
+  t_state.bytesBeyondCountdown = 1 << 30;
+  CHECK(!shouldSample(1));
+  CHECK_EQ(t_state.intervalBytes, uint64_t{4096});
+  CHECK_LE(t_state.bytesUntilSample + t_state.bytesBeyondCountdown, int64_t{4096 * 40});
+  stopSession();
+}
+
+TEST("estimates stay unbiased while the interval narrows 256 KiB -> 64 KiB -> 16 KiB -> 4 KiB") {
+  // Each round is a new session at 256 KiB, narrowed every 1 MiB. Weighing the sample right after
+  // a move by the new interval instead of the one that took it would count ~252 KiB too little
+  // per round (-6%); drawing the new gap before deciding the allocation that crossed would lose
+  // the gap up to it, ~336 KiB per round (-8%). (Moves back and forth would hide the first: its
+  // errors cancel over a cycle.) The estimate's own spread here is ~0.5%.
+  std::mt19937_64 random(48);
+  startSession(256 * 1024, 48);
+  const uint64_t sizes[] = {64, 1000, 16384};
+  double total = 0, estimate = 0;
+  uint64_t samples = 0;
+  for (int round = 0; round < 1000; ++round) {
+    g_session.fetch_add(1);
+    for (uint64_t interval : {256 * 1024, 64 * 1024, 16 * 1024, 4 * 1024}) {
+      g_intervalBytes.store(interval);
+      for (double phaseBytes = 0; phaseBytes < 1024 * 1024;) {
+        uint64_t size = sizes[random() % 3];
+        phaseBytes += double(size);
+        total += double(size);
+        uint64_t by = sampledBy(size);
+        if (by != 0) {
+          ++samples;
+          estimate += sampleWeight(size, by) * double(size);
+        }
+      }
+    }
+  }
+  tap::note("%llu samples, estimate/total %.4f", static_cast<unsigned long long>(samples), estimate / total);
+  CHECK_GT(samples, uint64_t{50000});
+  CHECK_NEAR(estimate, total, 0.025);
   stopSession();
 }
 

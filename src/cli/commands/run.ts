@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { Command } from '../command';
 import { checked, parseOptions, usageError } from '../args';
 import { MAX_INTERVAL_BYTES, MAX_STACK_DEPTH } from '../../heap/options';
+import { MAX_SAMPLES_PER_SECOND } from '../../native-heap/options';
 import { PROFILE_FILE_PATTERN } from '../../record/file-names';
 import { ENV, parseLabels } from '../../record/env-config';
 import { parseBytes, parseCount, parseSeconds, UnitParseError } from '../../util/parse-units';
@@ -18,6 +19,7 @@ const OPTIONS = {
   interval: { type: 'string' },
   depth: { type: 'string' },
   'native-interval': { type: 'string' },
+  'native-max-rate': { type: 'string' },
   'no-native': { type: 'boolean' },
   'no-heap': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -58,7 +60,7 @@ export const run: Command = {
   summary: 'run a command with JS heap and native memory profiling in every Node process it starts',
   help: `Usage: allocscope run [--out DIR] [--every SECONDS] [--upload DESTINATIONS] [--service NAME]
                       [--labels k=v,...] [--interval BYTES] [--depth N] [--native-interval BYTES]
-                      [--no-native] [--no-heap] -- COMMAND...
+                      [--native-max-rate N] [--no-native] [--no-heap] -- COMMAND...
 
 Runs COMMAND (a node script, npm start, ...) with allocscope preloaded into every Node process
 and worker thread it starts (through NODE_OPTIONS=--require). Each thread writes a JS heap
@@ -82,6 +84,8 @@ Options:
   --interval BYTES         JS heap: mean bytes between samples, e.g. 524288 or 512k (default 512k)
   --depth N                JS heap: deepest stack kept per sample (default 64)
   --native-interval BYTES  native: mean bytes between samples (default 512k)
+  --native-max-rate N      native: at most about N samples a second; a faster allocator is
+                           sampled at a wider interval (default 100; 0: the interval stays fixed)
   --no-native              no native profiling
   --no-heap                no JS heap profiling (native memory only)
   -h, --help               show this help
@@ -115,6 +119,9 @@ Examples:
       if (values.depth !== undefined) env[ENV.heapDepth] = String(parseCount('--depth', values.depth, 1, MAX_STACK_DEPTH));
       if (values['native-interval'] !== undefined) {
         env[ENV.nativeInterval] = String(parseBytes('--native-interval', values['native-interval']));
+      }
+      if (values['native-max-rate'] !== undefined) {
+        env[ENV.nativeMaxRate] = String(parseCount('--native-max-rate', values['native-max-rate'], 0, MAX_SAMPLES_PER_SECOND));
       }
       if (values['no-native'] && values['no-heap']) throw new UnitParseError('--no-native and --no-heap leave nothing to profile');
       env[ENV.native] = values['no-native'] ? '0' : '1';
