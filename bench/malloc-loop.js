@@ -21,6 +21,10 @@ const PAIRED_KINDS = { paired: ['baseline', 'baseline-2', 'allocscope', 'allocsc
 const PAIRED_PHASES = PAIRED_KINDS.paired;
 const HOOKS_ONLY_INTERVAL = 1024 * 1024 * 1024;
 const DEFAULT_INTERVAL = 512 * 1024; // allocscope's default intervalBytes
+// The sample budget off: a tight loop mallocs GB/s, and the budget would widen the interval to
+// keep ~100 samples a second. This bench measures the cost per pair at a known interval (the
+// per-sample cost below depends on it), as jemalloc-prof runs at one.
+const FIXED_DEFAULT = { intervalBytes: DEFAULT_INTERVAL, maxSamplesPerSecond: 0 };
 
 const USAGE = `Usage: node bench/malloc-loop.js [--rounds N] [--quick] [--sizes 64,1024] [--seconds S]
                                 [--skip CONFIGS] [--jemalloc PATH] [--heaptrack PATH]
@@ -36,7 +40,7 @@ Configurations, in a shuffled order in every round, for every size:
 
   baseline      glibc malloc, no profiler
   baseline-2    the same again: the A/A control (noise floor)
-  allocscope    native.start() at its defaults (512 KiB mean interval), started before the addon
+  allocscope    native.start() at its default 512 KiB interval, sample budget off, started before the addon
                 is loaded (its dlopen hook patches the addon's GOT, as under \`allocscope run\`)
   jemalloc      LD_PRELOAD=libjemalloc.so.2, no profiling: the allocator change alone
   jemalloc-prof LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=prof:true,lg_prof_sample:19 (512 KiB)
@@ -98,7 +102,7 @@ function runTrial(config, size, seconds) {
   let native;
   if (config === 'allocscope') {
     ({ native } = loadAllocscope());
-    native.start();
+    native.start(FIXED_DEFAULT);
   }
   const { ADDON } = require('./fixtures/malloc-loop/build');
   const { loop } = require(ADDON);
@@ -157,7 +161,7 @@ function runPairedTrial(kind, size, seconds, seed) {
     const block = {};
     for (const phase of shuffled(phases, rng)) {
       const interval = intervals[phase];
-      if (interval) native.start(interval === DEFAULT_INTERVAL ? undefined : { intervalBytes: interval });
+      if (interval) native.start({ ...FIXED_DEFAULT, intervalBytes: interval });
       block[phase] = loop(phasePairs, size) / phasePairs;
       if (interval) {
         const stats = native.stats();
@@ -182,7 +186,7 @@ function configSpec(name, peers) {
     case 'baseline-2':
       return { describe: name === 'baseline' ? 'glibc malloc, no profiler' : 'glibc malloc, no profiler (the A/A control)', spawn: () => ({}) };
     case 'allocscope':
-      return { describe: 'allocscope native.start() defaults (512 KiB), glibc malloc', spawn: () => ({}) };
+      return { describe: 'allocscope native.start() at 512 KiB, sample budget off, glibc malloc', spawn: () => ({}) };
     default:
       return peerSpec(name, peers);
   }

@@ -46,7 +46,7 @@ Part 1, fresh processes: each trial is a new process that runs ${WARMUP_UNITS.to
 
   baseline       no profiler (glibc malloc)
   baseline-2     the same again: the A/A control
-  allocscope     heap.start() and native.start(), both at their defaults (512 KiB)
+  allocscope     heap.start() and native.start(), both at their defaults (512 KiB; native sample budget 100/s)
   jemalloc       LD_PRELOAD=libjemalloc.so.2, no profiling: the allocator change alone
   jemalloc-prof  LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=prof:true,lg_prof_sample:19 (512 KiB)
   heaptrack      heaptrack node ... (every call recorded; its data file goes to a temp dir)
@@ -176,7 +176,7 @@ function configSpec(name, peers) {
     case 'baseline-2':
       return { describe: 'no profiler (identical to baseline: the A/A control)', spawn: () => ({}) };
     case 'allocscope':
-      return { describe: 'allocscope heap.start() + native.start(), defaults (512 KiB each)', spawn: () => ({}) };
+      return { describe: 'allocscope heap.start() + native.start(), defaults (512 KiB each, native budget 100/s)', spawn: () => ({}) };
     default:
       return peerSpec(name, peers);
   }

@@ -43,8 +43,6 @@ class SampleBudget {
     return currentIntervalBytes;
   }
 
-  uint64_t configuredIntervalBytes() const { return d_configured; }
-
  private:
   static constexpr double kHysteresis = 1.25;
   // 1 TiB: far beyond any allocation rate, and small enough to stay exact in a double.

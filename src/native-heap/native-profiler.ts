@@ -16,8 +16,9 @@ export const native = {
   /**
    * start hooks malloc, calloc, realloc, free and the aligned allocators of every loaded object
    * (and of objects loaded later) by rewriting their GOT entries, and samples allocations every
-   * intervalBytes on average (more while past maxSamplesPerSecond). Throws TypeError/RangeError for bad options, AllocscopeError
-   * ERR_ALREADY_RUNNING when already running in this process, ERR_UNSUPPORTED without glibc 2.35+.
+   * intervalBytes on average (more while past maxSamplesPerSecond). Throws TypeError/RangeError
+   * for bad options, AllocscopeError ERR_ALREADY_RUNNING when already running in this process,
+   * ERR_UNSUPPORTED without glibc 2.35+.
    */
   start(options?: NativeProfilerOptions): void {
     const settings = resolveNativeOptions(options);
