@@ -45,7 +45,8 @@ inline int64_t drawGap(ThreadState& state, uint64_t meanBytes) {
 
 // The longest countdown a thread runs before it looks at the session again. A longer gap is
 // run in pieces of this size, so that a thread left with a gap drawn for a much larger interval
-// (or while no session ran) joins a new session after at most this many bytes.
+// (or while no session ran) joins a new session, or takes up an interval the sample budget
+// narrowed, after at most this many bytes.
 constexpr int64_t kLongestCountdown = 1 << 20;
 
 // countDown is the whole common path: one TLS decrement and a compare. It returns true while
