@@ -170,11 +170,12 @@ void NativeSession::drainLoop() {
     if (d_drainStop.load(std::memory_order_acquire)) break;
     auto now = std::chrono::steady_clock::now();
     uint64_t sampled = recorder->sampledAllocations();
+    uint64_t taken = sampled - sampledAtWindowStart;
     double seconds = std::chrono::duration<double>(now - windowStart).count();
-    if (budget.windowOver(sampled - sampledAtWindowStart, seconds)) {
+    if (budget.windowOver(taken, seconds)) {
       uint64_t current = sampler::g_intervalBytes.load(std::memory_order_relaxed);
       // A swap, not a store: stop() may have set 0 meanwhile, and sampling must stay off.
-      sampler::g_intervalBytes.compare_exchange_strong(current, budget.next(sampled - sampledAtWindowStart, seconds, current),
+      sampler::g_intervalBytes.compare_exchange_strong(current, budget.next(taken, seconds, current),
                                                        std::memory_order_relaxed);
       windowStart = now;
       sampledAtWindowStart = sampled;
