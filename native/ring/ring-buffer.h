@@ -60,18 +60,27 @@ class RingBuffer {
   template <typename Use>
   bool tryPop(Use&& use) {
     size_t position = d_head.load(std::memory_order_relaxed);
+    if (!publishedAt(position)) return false;
     Cell& cell = d_cells[position & d_mask];
-    size_t sequence = cell.sequence.load(std::memory_order_acquire);
-    if (static_cast<intptr_t>(sequence) - static_cast<intptr_t>(position + 1) < 0) return false;
     d_head.store(position + 1, std::memory_order_relaxed);
     use(cell.record);
     cell.sequence.store(position + d_mask + 1, std::memory_order_release);
     return true;
   }
 
+  // hasPending tells any thread whether a published record waits for the consumer: a hint, as
+  // producers and the consumer may move on at once. It reads, never frees.
+  bool hasPending() const { return publishedAt(d_head.load(std::memory_order_relaxed)); }
+
   size_t capacity() const { return d_mask + 1; }
 
  private:
+  // publishedAt: whether the record at `position` (the consumer's next) has been published.
+  bool publishedAt(size_t position) const {
+    size_t sequence = d_cells[position & d_mask].sequence.load(std::memory_order_acquire);
+    return static_cast<intptr_t>(sequence) - static_cast<intptr_t>(position + 1) >= 0;
+  }
+
   Cell* d_cells;
   size_t d_mask;
   alignas(64) std::atomic<size_t> d_tail{0};

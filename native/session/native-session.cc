@@ -23,14 +23,22 @@ namespace allocscope::session {
 
 namespace {
 
-// The drain's longest sleep. Bursts wake it sooner (SampleRecorder::kSamplesPerWake); this bounds
-// how long a rare sample waits to have its JS frames named, while V8 may move or free their code.
-// Measured: waking every 20 ms cost a service 1-1.5% of its CPU (bench/service-side-by-side.js,
-// the CPU per request of the thread named `allocscope`).
-constexpr std::chrono::milliseconds kDrainWait{100};
+// The drain's longest sleep. Bursts wake it sooner (SampleRecorder::kSamplesPerWake), and a
+// sample never waits through a change of the JS code its stack names (drainPendingSamples).
+// Each wake-up costs this machine's kernel ~25-50 us: at 100 ms they were ~60% of the thread's
+// CPU on a 300 req/s service (1.8 us a request); waking every 20 ms cost 1-1.5% of its CPU.
+constexpr std::chrono::milliseconds kDrainWait{1000};
 // Freed samples pile up in the live table until pruned; this many more since the last pruning
 // (a few hundred KiB) start the next.
 constexpr uint64_t kPruneAfterSamples = 4096;
+
+// Samples still in the ring hold return addresses into JS code as it is now: V8 is about to move
+// or replace code (JsCodeMap::setBeforeChange), so they are named first. Most code events find
+// the ring empty and cost one load.
+void drainPendingSamples() {
+  auto* recorder = aggregate::SampleRecorder::get();
+  if (recorder != nullptr && recorder->ring().hasPending()) NativeSession::instance().drainNow();
+}
 
 // A forked child has no drain thread: it keeps the hooks (they pass through) but samples nothing.
 void stopSamplingInChild() { sampler::g_intervalBytes.store(0, std::memory_order_relaxed); }
@@ -73,6 +81,7 @@ std::string NativeSession::start(const NativeSettings& settings) {
   d_aggregator.setStackTranslator([](uintptr_t* frames, size_t count) {
     v8frames::JsCodeMap::instance().translateStack(frames, count);
   });
+  v8frames::JsCodeMap::instance().setBeforeChange(&drainPendingSamples);
   d_settings = settings;
   sampler::g_session.fetch_add(1, std::memory_order_relaxed);
   sampler::g_intervalBytes.store(settings.intervalBytes, std::memory_order_release);

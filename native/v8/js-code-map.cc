@@ -65,8 +65,15 @@ JsCodeMap& JsCodeMap::instance() {
   return *map;
 }
 
+void JsCodeMap::setBeforeChange(void (*drainPending)()) { d_beforeChange.store(drainPending, std::memory_order_release); }
+
+void JsCodeMap::beforeChange() const {
+  if (auto drainPending = d_beforeChange.load(std::memory_order_acquire)) drainPending();
+}
+
 void JsCodeMap::add(const void* isolate, uintptr_t start, size_t size, JsFrame frame) {
   if (size == 0) return;
+  beforeChange();
   std::lock_guard<std::mutex> lock(d_mutex);
   d_code.add(isolate, start, start + size, internLocked(std::move(frame)));
   widenSpanLocked(start, start + size);
@@ -74,6 +81,7 @@ void JsCodeMap::add(const void* isolate, uintptr_t start, size_t size, JsFrame f
 
 void JsCodeMap::addBytecode(const void* isolate, uintptr_t start, size_t size, JsFrame frame) {
   if (size == 0) return;
+  beforeChange();
   std::lock_guard<std::mutex> lock(d_mutex);
   d_bytecode.add(isolate, start, start + size, internLocked(std::move(frame)));
   if (d_bytecode.size() > kMaxBytecodeRanges) d_bytecode.forgetUnused();
@@ -85,6 +93,7 @@ void JsCodeMap::widenSpanLocked(uintptr_t start, uintptr_t end) {
 }
 
 void JsCodeMap::move(uintptr_t from, uintptr_t to) {
+  beforeChange();
   std::lock_guard<std::mutex> lock(d_mutex);
   uintptr_t end = d_code.move(from, to);
   if (end != 0) {

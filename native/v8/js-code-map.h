@@ -1,6 +1,7 @@
 // Where V8 put each isolate's JIT code and which JS function it runs: names the JS frames of native stacks.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -45,6 +46,10 @@ class JsCodeMap {
   void move(uintptr_t from, uintptr_t to);
   // removeIsolate forgets an isolate's code when it is torn down (its space will be reused).
   void removeIsolate(const void* isolate);
+  // setBeforeChange: `drainPending` runs before each add and move, outside the map's lock, so
+  // that stacks sampled before V8 moved or replaced code are named with the code they ran. The
+  // drain may then sleep long: no sample waits through a change of the code it names.
+  void setBeforeChange(void (*drainPending)());
 
   // translateStack replaces, in place and under one lock, each return address that JS code
   // holds and each bytecode frame by the tagged id of its JS frame; the others stay. Frames
@@ -83,10 +88,12 @@ class JsCodeMap {
     std::map<uintptr_t, Range> d_byStart;
   };
 
+  void beforeChange() const;
   uint32_t internLocked(JsFrame frame);
   uintptr_t translateLocked(uintptr_t pc);
   void widenSpanLocked(uintptr_t start, uintptr_t end);
 
+  std::atomic<void (*)()> d_beforeChange{nullptr};
   mutable std::mutex d_mutex;
   Ranges d_code;
   // V8 reports no bytecode array's death, and a collected array's space may be reused by other
