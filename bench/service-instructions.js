@@ -10,6 +10,7 @@ const { allocscopeRoot, beginRun, endRun } = require('./lib/env');
 const { median, mulberry32, shuffled } = require('./lib/stats');
 const { formatTable, fmt } = require('./lib/table');
 const { WORKLOADS } = require('./fixtures/service-server');
+const { parseVariants } = require('./service-load');
 
 const SERVER = path.join(__dirname, 'fixtures', 'service-server.js');
 const DEFAULT_WARMUP = 2000;
@@ -178,12 +179,6 @@ async function inParallel(tasks, limit) {
   return results;
 }
 
-function parseVariant(text) {
-  const match = /^([a-z0-9-]+):((?:ALLOCSCOPE_[A-Z_]+=[^,]*,?)+)$/.exec(text);
-  if (match === null) throw new Error(`--variant: expected NAME:ALLOCSCOPE_NAME=value,..., got '${text}'`);
-  return [match[1], Object.fromEntries(match[2].split(',').filter(Boolean).map((pair) => pair.split('=')))];
-}
-
 async function main() {
   const values = parseBenchArgs(process.argv.slice(2), {
     usage: USAGE, defaultRounds: 3, quickRounds: 1,
@@ -208,10 +203,7 @@ async function main() {
       warmup: parsePositiveInt('warmup', values.warmup, values.quick ? 500 : DEFAULT_WARMUP),
       requests: parsePositiveInt('requests', values.requests, values.quick ? 500 : DEFAULT_REQUESTS),
     };
-    for (const text of values.variant ?? []) {
-      const [name, env] = parseVariant(text);
-      configs[name] = { ...production, ...env };
-    }
+    for (const [name, env] of Object.entries(parseVariants(values.variant))) configs[name] = { ...production, ...env };
   } catch (error) {
     fail(error.message);
   }

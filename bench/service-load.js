@@ -606,7 +606,7 @@ async function main() {
 }
 
 module.exports = {
-  runBenchmark, formatWorkload, CONFIG_NAMES, parseServiceArgs, resolveSpecs, startServer, startClient, summarizeEvidence, formatConfigNote,
+  runBenchmark, formatWorkload, CONFIG_NAMES, parseServiceArgs, parseVariants, resolveSpecs, startServer, startClient, summarizeEvidence, formatConfigNote,
 };
 
 if (require.main === module) {
