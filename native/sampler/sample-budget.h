@@ -18,8 +18,8 @@ class SampleBudget {
       : d_configured(configuredIntervalBytes), d_maxPerSecond(maxPerSecond) {}
 
   // The budget is looked at once a window: a second, or sooner once the window's samples
-  // exceed a second's budget (a sudden heavy allocator is reined in within the drain's wake-up,
-  // ~100 ms, not a second later).
+  // exceed a second's budget (looked at when the drain wakes: within a second, or after 1,024
+  // samples, so a sudden heavy allocator takes at most that many at the old interval).
   static constexpr double kWindowSeconds = 1.0;
   bool windowOver(uint64_t samples, double seconds) const {
     return seconds >= kWindowSeconds || (d_maxPerSecond > 0 && static_cast<double>(samples) > d_maxPerSecond * kWindowSeconds);
