@@ -19,6 +19,7 @@ class AddressRanges {
     for (int slot = 0; slot < Capacity; ++slot) {
       Range& range = d_ranges[slot];
       if (range.start.load(std::memory_order_relaxed) != 0) continue;
+      widenBounds(start, end);  // first: a reader that finds the range passes the bounds check
       range.end.store(end, std::memory_order_relaxed);
       range.start.store(start, std::memory_order_release);
       if (slot >= d_slotsUsed.load(std::memory_order_relaxed)) d_slotsUsed.store(slot + 1, std::memory_order_release);
@@ -39,6 +40,8 @@ class AddressRanges {
   }
 
   bool contains(uintptr_t address) const {
+    // Most addresses a stack walk asks about lie outside every range: two compares, no scan.
+    if (address < d_low.load(std::memory_order_acquire) || address >= d_high.load(std::memory_order_acquire)) return false;
     int used = d_slotsUsed.load(std::memory_order_acquire);
     for (int slot = 0; slot < used; ++slot) {
       const Range& range = d_ranges[slot];
@@ -54,8 +57,17 @@ class AddressRanges {
     std::atomic<uintptr_t> end{0};
   };
 
+  // [d_low, d_high) holds every range ever added. Never narrowed: a removed range only leaves
+  // the bounds loose, which costs a scan, never a wrong answer. Writers hold d_writers.
+  void widenBounds(uintptr_t start, uintptr_t end) {
+    if (start < d_low.load(std::memory_order_relaxed)) d_low.store(start, std::memory_order_release);
+    if (end > d_high.load(std::memory_order_relaxed)) d_high.store(end, std::memory_order_release);
+  }
+
   Range d_ranges[Capacity];
   std::atomic<int> d_slotsUsed{0};  // slots at or past this were never filled
+  std::atomic<uintptr_t> d_low{UINTPTR_MAX};
+  std::atomic<uintptr_t> d_high{0};
   std::mutex d_writers;
 };
 

@@ -146,6 +146,24 @@ TEST("registered frame-pointer code is known without the loader, until it is rem
   CHECK(!isFramePointerCode(0x7000100));
 }
 
+TEST("ranges far apart: addresses between, below and above them are in none, before and after removal") {
+  using allocscope::unwind::addFramePointerCode;
+  using allocscope::unwind::isFramePointerCode;
+  using allocscope::unwind::removeFramePointerCode;
+  addFramePointerCode(0x9000000, 0x9001000);
+  addFramePointerCode(0x9f00000, 0x9f01000);
+  CHECK(isFramePointerCode(0x9000800));
+  CHECK(isFramePointerCode(0x9f00800));
+  CHECK(!isFramePointerCode(0x9500000));  // inside the ranges' bounds, in neither range
+  CHECK(!isFramePointerCode(0x8fff000));
+  CHECK(!isFramePointerCode(0x9f01000));
+  removeFramePointerCode(0x9000000);
+  CHECK(!isFramePointerCode(0x9000800));  // the bounds stay wide; the scan still says no
+  CHECK(isFramePointerCode(0x9f00800));
+  removeFramePointerCode(0x9f00000);
+  CHECK(!isFramePointerCode(0x9f00800));
+}
+
 TEST("an interpreted frame is replaced by its tagged bytecode position; other frames in the entry code are not") {
   using allocscope::unwind::addInterpreterEntry;
   using allocscope::unwind::kBytecodeTag;
