@@ -3,6 +3,7 @@
 #include "v8/js-code-map.h"
 
 #include <atomic>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -172,3 +173,36 @@ TEST("code events on two isolates' threads while the drain translates (ThreadSan
 }
 
 TAP_MAIN()
+
+namespace {
+
+// What the before-change callback saw the map name at a fixed address: the change's "before".
+std::string g_seenBeforeChange;
+int g_beforeChangeCalls = 0;
+
+void noteNameBeforeChange() {
+  ++g_beforeChangeCalls;
+  g_seenBeforeChange = nameAt(0xA0010);  // takes the map's lock: this must run outside it
+}
+
+}  // namespace
+
+TEST("the before-change callback runs outside the map's lock, before each add and move, seeing the old code") {
+  auto& map = JsCodeMap::instance();
+  map.add(kIsolateA, 0xA0000, 0x100, frame("beforeTheMove", 1));
+  map.setBeforeChange(&noteNameBeforeChange);
+  map.move(0xA0000, 0xB0000);
+  CHECK_EQ(g_beforeChangeCalls, 1);
+  CHECK_EQ(g_seenBeforeChange, std::string("beforeTheMove"));  // named as the sample's code was
+  CHECK_EQ(nameAt(0xA0010), std::string(""));                  // the move is applied after it
+  map.add(kIsolateA, 0xA0000, 0x100, frame("newCodeInTheSpace", 2));
+  CHECK_EQ(g_beforeChangeCalls, 2);
+  CHECK_EQ(g_seenBeforeChange, std::string(""));
+  map.addBytecode(kIsolateA, 0xC0000, 0x40, frame("interpreted", 3));
+  CHECK_EQ(g_beforeChangeCalls, 3);
+  CHECK_EQ(g_seenBeforeChange, std::string("newCodeInTheSpace"));
+  map.setBeforeChange(nullptr);
+  map.move(0xB0000, 0xD0000);
+  CHECK_EQ(g_beforeChangeCalls, 3);
+  map.removeIsolate(kIsolateA);
+}
