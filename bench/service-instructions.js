@@ -20,7 +20,7 @@ const START_TIMEOUT_MS = 120_000;
 
 const USAGE = `Usage: node bench/service-instructions.js [--workload buffers|json] [--rounds N] [--quick]
                                           [--warmup N] [--requests N] [--variant NAME:K=V,...]
-                                          [--seed S] [--json FILE]
+                                          [--cache-sim] [--seed S] [--json FILE]
 
 Runs the service of bench/fixtures/service-server.js under valgrind --tool=callgrind, sends it
 --warmup requests (default ${DEFAULT_WARMUP}; V8 tiers up its hot code meanwhile), zeroes the counts,
@@ -47,6 +47,10 @@ window moves a configuration by ~1-2%, which the rounds' medians absorb. Needs v
   --warmup N         requests before counting (default ${DEFAULT_WARMUP}; --quick: 500)
   --requests N       requests counted (default ${DEFAULT_REQUESTS}; --quick: 500)
   --variant NAME:ALLOCSCOPE_NAME=value,...   one more allocscope configuration
+  --cache-sim        also simulate the caches (callgrind --cache-sim=yes; ~2x slower) and report
+                     first-level and last-level cache misses per request the same way: where
+                     allocscope's extra cache misses fall, which instruction counts do not show.
+                     The simulated caches are this CPU's sizes, one process alone in them.
   --seed S           seed of the configurations' order
   --json FILE        also write the results as JSON`;
 
@@ -64,11 +68,15 @@ const CATEGORIES = [
   ['other (zlib, OpenSSL, libuv)', () => true],
 ];
 
-/** selfCosts reads a callgrind output file: each function's own instructions ("fn [object]" -> Ir). */
+/**
+ * selfCosts reads a callgrind output file: each function's own cost per event
+ * ("fn [object]" -> [Ir, ...] in the order of the file's events: line).
+ */
 function selfCosts(file) {
   const names = new Map();
   const objects = new Map();
   const costs = new Map();
+  let events = ['Ir'];
   const resolve = (table, text) => {
     const match = /^\((\d+)\)(?: (.*))?$/.exec(text);
     if (match === null) return text;
@@ -79,28 +87,52 @@ function selfCosts(file) {
   let object = '';
   let afterCall = false;
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (line.startsWith('ob=')) object = resolve(objects, line.slice(3));
+    if (line.startsWith('events:')) events = line.slice(7).trim().split(/\s+/);
+    else if (line.startsWith('ob=')) object = resolve(objects, line.slice(3));
     else if (line.startsWith('fn=')) fn = `${resolve(names, line.slice(3))}\t${object}`;
     else if (line.startsWith('cfn=')) resolve(names, line.slice(4));
     else if (line.startsWith('cob=')) resolve(objects, line.slice(4));
     else if (line.startsWith('calls=')) afterCall = true;
     else if (fn !== null && /^[+\-*\d]/.test(line)) {
       // The line after calls= is the callee's inclusive cost, not this function's own.
-      if (afterCall) afterCall = false;
-      else costs.set(fn, (costs.get(fn) ?? 0) + Number(line.trim().split(/\s+/)[1] ?? 0));
+      if (afterCall) {
+        afterCall = false;
+        continue;
+      }
+      // A position, then one count per event; counts left off at the end are 0.
+      const values = line.trim().split(/\s+/).slice(1).map(Number);
+      let sums = costs.get(fn);
+      if (sums === undefined) costs.set(fn, (sums = new Array(events.length).fill(0)));
+      values.forEach((value, i) => { sums[i] += value; });
     }
   }
-  return costs;
+  return { events, costs };
 }
 
-function categorize(costs, requests) {
+/** The events a measure sums: instructions, or (with --cache-sim) misses of the first-level and last-level caches. */
+const MEASURES = {
+  instructions: ['Ir'],
+  'L1 misses': ['I1mr', 'D1mr', 'D1mw'],
+  'LL misses': ['ILmr', 'DLmr', 'DLmw'],
+};
+
+/** measureOf sums a function's costs over a measure's events (none of them counted: 0). */
+function measureOf(events, sums, measure) {
+  return MEASURES[measure].reduce((total, event) => total + (sums[events.indexOf(event)] ?? 0), 0);
+}
+
+/** perRequest turns one thread's self costs into a measure per request: in all, and by category. */
+function perRequest({ events, costs }, measure, requests) {
   const byCategory = Object.fromEntries(CATEGORIES.map(([name]) => [name, 0]));
-  for (const [key, cost] of costs) {
+  let total = 0;
+  for (const [key, sums] of costs) {
     const [fn, object] = key.split('\t');
     const [name] = CATEGORIES.find(([, test]) => test(fn, object ?? ''));
-    byCategory[name] += cost / requests;
+    const value = measureOf(events, sums, measure) / requests;
+    byCategory[name] += value;
+    total += value;
   }
-  return byCategory;
+  return { total, byCategory };
 }
 
 function sendRequests(port, workload, count, agent) {
@@ -124,7 +156,7 @@ async function countTrial(config, env, options) {
   const out = path.join(dir, 'callgrind.out');
   const execArgv = env === null ? [] : ['-r', path.join(allocscopeRoot(), 'dist', 'register.js')];
   const serverEnv = { ...process.env, ...(env ?? {}), ALLOCSCOPE_UPLOAD: path.join(dir, 'profiles'), ALLOCSCOPE_SPOOL: path.join(dir, 'spool') };
-  const child = spawn('valgrind', ['--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${out}`, process.execPath, ...execArgv, SERVER, options.workload, '--no-loop-probes'],
+  const child = spawn('valgrind', ['--tool=callgrind', '--separate-threads=yes', `--cache-sim=${options.measures.length > 1 ? 'yes' : 'no'}`, `--callgrind-out-file=${out}`, process.execPath, ...execArgv, SERVER, options.workload, '--no-loop-probes'],
     { env: serverEnv, stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise((resolve) => child.on('exit', resolve));
   let stderr = '';
@@ -155,12 +187,10 @@ async function countTrial(config, env, options) {
     const files = fs.readdirSync(dir).filter((f) => /^callgrind\.out\.1-\d+$/.test(f)).sort();
     if (files.length === 0) throw new Error(`${config}: callgrind wrote no dump\n${stderr}`);
     const threads = files.map((f) => selfCosts(path.join(dir, f)));
-    const total = (costs) => [...costs.values()].reduce((a, b) => a + b, 0) / options.requests;
-    return {
-      main: total(threads[0]),
-      otherThreads: threads.slice(1).reduce((sum, costs) => sum + total(costs), 0),
-      categories: categorize(threads[0], options.requests),
-    };
+    return Object.fromEntries(options.measures.map((measure) => {
+      const [main, ...others] = threads.map((thread) => perRequest(thread, measure, options.requests));
+      return [measure, { main: main.total, categories: main.byCategory, otherThreads: others.reduce((sum, t) => sum + t.total, 0) }];
+    }));
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
@@ -182,7 +212,7 @@ async function inParallel(tasks, limit) {
 async function main() {
   const values = parseBenchArgs(process.argv.slice(2), {
     usage: USAGE, defaultRounds: 3, quickRounds: 1,
-    extra: { workload: { type: 'string', default: 'buffers' }, warmup: { type: 'string' }, requests: { type: 'string' }, variant: { type: 'string', multiple: true } },
+    extra: { workload: { type: 'string', default: 'buffers' }, warmup: { type: 'string' }, requests: { type: 'string' }, 'cache-sim': { type: 'boolean', default: false }, variant: { type: 'string', multiple: true } },
   });
   const fail = (message) => {
     process.stderr.write(`${message}\n`);
@@ -202,6 +232,7 @@ async function main() {
       workload: values.workload,
       warmup: parsePositiveInt('warmup', values.warmup, values.quick ? 500 : DEFAULT_WARMUP),
       requests: parsePositiveInt('requests', values.requests, values.quick ? 500 : DEFAULT_REQUESTS),
+      measures: values['cache-sim'] ? Object.keys(MEASURES) : ['instructions'],
     };
     for (const [name, env] of Object.entries(parseVariants(values.variant))) configs[name] = { ...production, ...env };
   } catch (error) {
@@ -216,17 +247,23 @@ async function main() {
     const results = await inParallel(order.map((config) => () => countTrial(config, configs[config], options)), PARALLEL);
     order.forEach((config, i) => {
       trials[config].push(results[i]);
-      console.log(`  round ${round}: ${config.padEnd(12)} main ${fmt(results[i].main / 1000, 1)}k instructions/request, other threads ${fmt(results[i].otherThreads / 1000, 1)}k`);
+      const { main, otherThreads } = results[i].instructions;
+      console.log(`  round ${round}: ${config.padEnd(12)} main ${fmt(main / 1000, 1)}k instructions/request, other threads ${fmt(otherThreads / 1000, 1)}k`);
     });
   }
-  const base = median(trials.baseline.map((t) => t.main));
   const names = Object.keys(configs);
-  console.log(`\nInstructions per request, thousands (medians over ${values.rounds} rounds); main thread by where they ran:`);
-  const rows = CATEGORIES.map(([category]) => [category, ...names.map((c) => fmt(median(trials[c].map((t) => t.categories[category])) / 1000, 1))]);
-  rows.push(['main thread', ...names.map((c) => fmt(median(trials[c].map((t) => t.main)) / 1000, 1))]);
-  rows.push(['  over baseline', ...names.map((c) => `${((median(trials[c].map((t) => t.main)) / base - 1) * 100).toFixed(2)}%`)]);
-  rows.push(['other threads', ...names.map((c) => fmt(median(trials[c].map((t) => t.otherThreads)) / 1000, 1))]);
-  console.log(formatTable([{ title: '', align: 'left' }, ...names.map((title) => ({ title, align: 'right' }))], rows));
+  for (const measure of options.measures) {
+    // Instructions in thousands a request; misses as they are.
+    const [scale, digits, unit] = measure === 'instructions' ? [1000, 1, 'thousands'] : [1, 0, 'count'];
+    const medianOf = (config, pick) => median(trials[config].map((t) => pick(t[measure])));
+    const base = medianOf('baseline', (m) => m.main);
+    console.log(`\n${measure[0].toUpperCase()}${measure.slice(1)} per request (${unit}, medians over ${values.rounds} rounds); main thread by where they ran:`);
+    const rows = CATEGORIES.map(([category]) => [category, ...names.map((c) => fmt(medianOf(c, (m) => m.categories[category]) / scale, digits))]);
+    rows.push(['main thread', ...names.map((c) => fmt(medianOf(c, (m) => m.main) / scale, digits))]);
+    rows.push(['  over baseline', ...names.map((c) => `${((medianOf(c, (m) => m.main) / base - 1) * 100).toFixed(2)}%`)]);
+    rows.push(['other threads', ...names.map((c) => fmt(medianOf(c, (m) => m.otherThreads) / scale, digits))]);
+    console.log(formatTable([{ title: '', align: 'left' }, ...names.map((title) => ({ title, align: 'right' }))], rows));
+  }
   if (values.json) writeJson(values.json, { options, trials });
   endRun(run);
 }
