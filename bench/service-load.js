@@ -34,7 +34,7 @@ const EXIT_TIMEOUT_MS = 60_000;
 const CONFIG_NAMES = ['baseline', 'baseline-2', 'allocscope', 'datadog', 'heap-prof', 'jemalloc', 'jemalloc-prof', 'heaptrack'];
 
 const USAGE = `Usage: node bench/service-load.js [--rounds N] [--quick] [--seconds S] [--warmup S] [--period S]
-                                  [--workloads LIST] [--only LIST] [--skip LIST] [--live-mib N]
+                                  [--workloads LIST] [--only LIST] [--skip LIST] [--live-mib N] [--node-flags=FLAGS]
                                   [--jemalloc PATH] [--heaptrack PATH] [--seed S] [--json FILE]
 
 What each profiler costs an HTTP service under load. Each trial starts a fresh server process
@@ -100,6 +100,10 @@ Duration: rounds x workloads x configurations x (warm-up + seconds + ~${TRIAL_OV
                      ALLOCSCOPE_HEAP=0: what each part costs, what a larger interval buys
   --variant NAME:K=V,...  one more allocscope configuration, allocscope:NAME, with these settings
                      on top of --allocscope-env's; repeatable, e.g. --variant nonative:ALLOCSCOPE_NATIVE=0
+  --node-flags=FLAGS  Node/V8 flags given to every server alike, baseline included, separated by
+                     spaces, after "=" (they start with --), e.g. --node-flags=--no-memory-reducer
+                     (docs/performance.md: V8's memory reducer starts runs of major GCs that hit
+                     servers at random, allocscope or not)
   --live-mib N       every server first builds N MiB of long-lived objects (a cache of records),
                      as services carry; default 0. V8 sizes a small heap's old-generation limit
                      near its minimum, and there a few MB more live (any library's) start a
@@ -288,6 +292,13 @@ function parseAllocscopeEnv(text, flag = '--allocscope-env') {
   return env;
 }
 
+/** parseNodeFlags reads --node-flags: Node and V8 flags separated by spaces, given to every server alike. */
+function parseNodeFlags(text = '') {
+  const flags = text.split(/\s+/).filter((flag) => flag !== '');
+  for (const flag of flags) if (!flag.startsWith('--')) throw new Error(`--node-flags: expected flags starting with --, separated by spaces, got '${flag}'`);
+  return flags;
+}
+
 /** The configurations that --variant adds are named allocscope:NAME. */
 const VARIANT_PREFIX = 'allocscope:';
 
@@ -369,9 +380,12 @@ function resolveSpecs(options, log) {
   return { peers, specs, names: Object.keys(specs) };
 }
 
-/** startServer spawns a workload's server as `how` (what a configuration's spawn() returned) says. */
-function startServer(name, workload, how, liveMib) {
-  const command = [...(how.wrapper ?? []), process.execPath, ...(how.execArgv ?? []), SERVER, workload, ...(how.serverArgs ?? []), '--live-mib', String(liveMib ?? 0)];
+/**
+ * startServer spawns a workload's server as `how` (what a configuration's spawn() returned) says,
+ * with the Node flags every configuration gets alike (--node-flags).
+ */
+function startServer(name, workload, how, { liveMib = 0, nodeFlags = [] }) {
+  const command = [...(how.wrapper ?? []), process.execPath, ...nodeFlags, ...(how.execArgv ?? []), SERVER, workload, ...(how.serverArgs ?? []), '--live-mib', String(liveMib)];
   return spawnDriven(name, command, how.env, { quietStderr: how.quietStderr });
 }
 
@@ -399,7 +413,7 @@ async function runTrial(workload, spec, options) {
   let server;
   let client;
   try {
-    server = startServer(`${workload} server`, workload, how, options.liveMib);
+    server = startServer(`${workload} server`, workload, how, options);
     const { port } = await server.next('listening');
     client = startClient(workload, [port], options);
     await client.next('warm');
@@ -498,7 +512,7 @@ async function runBenchmark(options, log = console.log) {
   const { peers, specs, names } = resolveSpecs(options, log);
   const trialSeconds = options.warmupSeconds + options.seconds + TRIAL_OVERHEAD_SECONDS;
   const trials = options.rounds * options.workloads.length * names.length;
-  log(`service-load: ${options.workloads.join(', ')} x ${options.rounds} rounds x ${names.length} configurations (${names.join(', ')}), ${CONNECTIONS} connections, ${options.warmupSeconds} s warm-up + ${options.seconds} s measured, collections every ${options.period} s, shuffle seed ${options.seed}; ${trials} trials, about ${fmt((trials * trialSeconds) / 60, 0)} min`);
+  log(`service-load: ${options.workloads.join(', ')} x ${options.rounds} rounds x ${names.length} configurations (${names.join(', ')}), ${CONNECTIONS} connections, ${options.warmupSeconds} s warm-up + ${options.seconds} s measured${options.nodeFlags.length > 0 ? `, Node flags for every server: ${options.nodeFlags.join(' ')}` : ''}, collections every ${options.period} s, shuffle seed ${options.seed}; ${trials} trials, about ${fmt((trials * trialSeconds) / 60, 0)} min`);
   const rng = mulberry32(options.seed);
   const workloads = [];
   for (const workload of options.workloads) workloads.push(await runWorkload(workload, names, specs, options, rng, log));
@@ -557,7 +571,7 @@ function formatWorkload(summary, periodSeconds) {
 
 /** SERVICE_FLAGS are the flags of service-load.js that bench/service-side-by-side.js shares. */
 const SERVICE_FLAGS = {
-  ...Object.fromEntries(['seconds', 'warmup', 'period', 'workloads', 'only', 'skip', 'jemalloc', 'heaptrack', 'allocscope-env', 'live-mib'].map((flag) => [flag, { type: 'string' }])),
+  ...Object.fromEntries(['seconds', 'warmup', 'period', 'workloads', 'only', 'skip', 'jemalloc', 'heaptrack', 'allocscope-env', 'live-mib', 'node-flags'].map((flag) => [flag, { type: 'string' }])),
   variant: { type: 'string', multiple: true },
 };
 
@@ -585,7 +599,7 @@ function parseServiceArgs(argv, { usage, defaults, extra = {}, more = () => ({})
     return {
       json: values.json,
       options: { rounds: values.rounds, seed: values.seed, quick: values.quick, seconds, warmupSeconds, period, workloads, configs, liveMib,
-        allocscopeEnv: parseAllocscopeEnv(values['allocscope-env']), variants, jemalloc: values.jemalloc, heaptrack: values.heaptrack, ...more(values) },
+        allocscopeEnv: parseAllocscopeEnv(values['allocscope-env']), nodeFlags: parseNodeFlags(values['node-flags']), variants, jemalloc: values.jemalloc, heaptrack: values.heaptrack, ...more(values) },
     };
   } catch (error) {
     process.stderr.write(`${error.message} (see --help)\n`);

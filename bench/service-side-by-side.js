@@ -26,6 +26,7 @@ const LOAD_SLACK_MS = 30_000;
 const USAGE = `Usage: node bench/service-side-by-side.js [--rounds N] [--quick] [--seconds S] [--warmup S] [--rate R]
                                           [--workloads LIST] [--only LIST] [--skip LIST] [--live-mib N]
                                           [--period S] [--allocscope-env K=V,...] [--variant NAME:K=V,...]
+                                          [--node-flags=FLAGS]
                                           [--seed S] [--json FILE]
 
 What each profiler costs an HTTP service in CPU time per request, measured so that a shared
@@ -87,6 +88,10 @@ defaults, 5 rounds x 2 workloads, take about 4 minutes.
   --variant NAME:K=V,...  one more allocscope server in every round, allocscope:NAME, with these
                      settings on top of --allocscope-env's (repeatable): what each part costs, e.g.
                      --variant nonative:ALLOCSCOPE_NATIVE=0 --variant 2m:ALLOCSCOPE_NATIVE_INTERVAL=2m
+  --node-flags=FLAGS  Node/V8 flags given to every server alike, baseline included, separated by
+                     spaces, after "=" (they start with --), e.g. --node-flags=--no-memory-reducer
+                     (docs/performance.md: V8's memory reducer starts runs of major GCs that hit
+                     servers at random, allocscope or not)
   --live-mib N       every server first builds N MiB of long-lived objects (default 64; see
                      service-load.js --help)
   --workloads LIST   json,buffers (default both; service-load.js --help describes them)
@@ -149,7 +154,7 @@ async function runRound(workload, rate, names, specs, options, rng) {
   const trials = shuffled(names, rng).map((config) => ({ config, how: specs[config].spawn() }));
   let client;
   try {
-    for (const t of trials) t.server = startServer(`${workload} server (${t.config})`, workload, t.how, options.liveMib);
+    for (const t of trials) t.server = startServer(`${workload} server (${t.config})`, workload, t.how, options);
     const ports = await Promise.all(trials.map(async (t) => (await t.server.next('listening')).port));
     for (const t of trials) t.pid = nodePid(t.server.pid);
     client = startClient(workload, ports, { ...options, rate });
@@ -221,7 +226,7 @@ async function runBenchmark(options, log = console.log) {
   const { specs, names } = resolveSpecs(options, log);
   const rateOf = (workload) => options.rate ?? RATES[workload];
   const roundSeconds = options.warmupSeconds + options.seconds + ROUND_OVERHEAD_SECONDS;
-  log(`service-side-by-side: ${options.workloads.map((w) => `${w} at ${rateOf(w)} req/s`).join(', ')} per server x ${options.rounds} rounds; ${names.length} servers at once (${names.join(', ')}), ${CONNECTIONS} connections each, ${options.warmupSeconds} s warm-up + ${options.seconds} s measured, --live-mib ${options.liveMib}, collections every ${options.period} s, shuffle seed ${options.seed}; about ${fmt((options.rounds * options.workloads.length * roundSeconds) / 60, 1)} min`);
+  log(`service-side-by-side: ${options.workloads.map((w) => `${w} at ${rateOf(w)} req/s`).join(', ')} per server x ${options.rounds} rounds; ${names.length} servers at once (${names.join(', ')}), ${CONNECTIONS} connections each, ${options.warmupSeconds} s warm-up + ${options.seconds} s measured, --live-mib ${options.liveMib}${options.nodeFlags.length > 0 ? `, Node flags for every server: ${options.nodeFlags.join(' ')}` : ''}, collections every ${options.period} s, shuffle seed ${options.seed}; about ${fmt((options.rounds * options.workloads.length * roundSeconds) / 60, 1)} min`);
   const rng = mulberry32(options.seed);
   const workloads = [];
   for (const workload of options.workloads) {
@@ -234,7 +239,7 @@ async function runBenchmark(options, log = console.log) {
     }
     workloads.push(summarizeWorkload(workload, rateOf(workload), names, specs, rounds, options.seed));
   }
-  return { benchmark: 'service-side-by-side', connections: CONNECTIONS, seconds: options.seconds, warmupSeconds: options.warmupSeconds, periodSeconds: options.period, liveMib: options.liveMib, workloads };
+  return { benchmark: 'service-side-by-side', connections: CONNECTIONS, seconds: options.seconds, warmupSeconds: options.warmupSeconds, periodSeconds: options.period, liveMib: options.liveMib, nodeFlags: options.nodeFlags, workloads };
 }
 
 function formatWorkload(summary) {
