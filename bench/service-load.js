@@ -99,7 +99,8 @@ Duration: rounds x workloads x configurations x (warm-up + seconds + ~${TRIAL_OV
   --allocscope-env K=V,...  more settings for allocscope, e.g. ALLOCSCOPE_NATIVE_INTERVAL=2m or
                      ALLOCSCOPE_HEAP=0: what each part costs, what a larger interval buys
   --variant NAME:K=V,...  one more allocscope configuration, allocscope:NAME, with these settings
-                     on top of --allocscope-env's; repeatable, e.g. --variant nonative:ALLOCSCOPE_NATIVE=0
+                     on top of --allocscope-env's; repeatable, e.g. --variant nonative:ALLOCSCOPE_NATIVE=0;
+                     ALLOCSCOPE_BENCH_ROOT=DIR runs the allocscope built in DIR (an older commit)
   --node-flags=FLAGS  Node/V8 flags given to every server alike, baseline included, separated by
                      spaces, after "=" (they start with --), e.g. --node-flags=--no-memory-reducer
                      (docs/performance.md: V8's memory reducer starts runs of major GCs that hit
@@ -302,12 +303,17 @@ function parseNodeFlags(text = '') {
 /** The configurations that --variant adds are named allocscope:NAME. */
 const VARIANT_PREFIX = 'allocscope:';
 
-/** allocscopeSpec runs the server under dist/register.js, uploading to a temp dir every `period` s, with `allocscopeEnv` on top. */
+/**
+ * allocscopeSpec runs the server under dist/register.js, uploading to a temp dir every `period` s,
+ * with `allocscopeEnv` on top. ALLOCSCOPE_BENCH_ROOT there runs another build (see
+ * bench/lib/env.js), e.g. a variant with the previous commit's, side by side with this one.
+ */
 function allocscopeSpec(env, period, allocscopeEnv) {
+  const root = allocscopeEnv.ALLOCSCOPE_BENCH_ROOT === undefined ? allocscopeRoot() : path.resolve(allocscopeEnv.ALLOCSCOPE_BENCH_ROOT);
   const settings = Object.entries(allocscopeEnv).map(([k, v]) => `${k}=${v}`).join(', ');
   const defaults = `node -r dist/register.js, ALLOCSCOPE_UPLOAD=<temp dir>, ALLOCSCOPE_PERIOD=${period}: JS heap + native at 512 KiB`;
   return withTempDir(settings === '' ? defaults : `${defaults}, then ${settings}`, (dir) => ({
-    execArgv: ['-r', path.join(allocscopeRoot(), 'dist', 'register.js')],
+    execArgv: ['-r', path.join(root, 'dist', 'register.js')],
     env: { ...env, ALLOCSCOPE_UPLOAD: path.join(dir, 'profiles'), ALLOCSCOPE_PERIOD: period, ALLOCSCOPE_SPOOL: path.join(dir, 'spool'), ...allocscopeEnv },
     check: (window) => allocscopeEvidence(path.join(dir, 'profiles'), window, allocscopeEnv),
   }));

@@ -87,7 +87,8 @@ defaults, 5 rounds x 2 workloads, take about 4 minutes.
   --allocscope-env K=V,...  more settings for allocscope, e.g. ALLOCSCOPE_NATIVE_INTERVAL=2m
   --variant NAME:K=V,...  one more allocscope server in every round, allocscope:NAME, with these
                      settings on top of --allocscope-env's (repeatable): what each part costs, e.g.
-                     --variant nonative:ALLOCSCOPE_NATIVE=0 --variant 2m:ALLOCSCOPE_NATIVE_INTERVAL=2m
+                     --variant nonative:ALLOCSCOPE_NATIVE=0 --variant 2m:ALLOCSCOPE_NATIVE_INTERVAL=2m; with
+                     ALLOCSCOPE_BENCH_ROOT=DIR, the allocscope built in DIR (e.g. the previous commit)
   --node-flags=FLAGS  Node/V8 flags given to every server alike, baseline included, separated by
                      spaces, after "=" (they start with --), e.g. --node-flags=--no-memory-reducer
                      (docs/performance.md: V8's memory reducer starts runs of major GCs that hit
