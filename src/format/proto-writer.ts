@@ -8,11 +8,11 @@ const INT64_MAX = 2n ** 63n - 1n;
 const INT64_MIN = -(2n ** 63n);
 
 /**
- * A profile is written once a period by code too cold for V8 to optimize. protobufjs's Writer
- * keeps an object per written field (and per open message) until finish(): encoding a native
- * profile took ~35 ms of a collection's ~60 on the main thread (bench/encode-cold.js). This
- * writes bytes as it goes. A length-delimited field reserves one byte for its length and, in the
- * rare case that its contents reach 128 bytes, moves them up to make room for a longer varint.
+ * A profile is written once a period by code that is still cold. protobufjs's Writer keeps an
+ * object per written field (and per open message) until finish(): encoding took ~35 ms of a
+ * collection's ~60 on a service's main thread (docs/performance.md). This writes bytes as it
+ * goes. A length-delimited field reserves one byte for its length and, in the rare case that its
+ * contents reach 128 bytes, moves them up to make room for a longer varint.
  */
 export class ProtoWriter {
   private buffer: Buffer;
