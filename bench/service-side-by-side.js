@@ -78,7 +78,9 @@ defaults, 5 rounds x 2 workloads, take about 4 minutes.
   --seconds S        measured seconds per round (default ${DEFAULT_SECONDS}; --quick: ${QUICK_SECONDS})
   --warmup S         seconds of load before the measured window (default ${WARMUP_SECONDS}; --quick: ${QUICK_WARMUP_SECONDS}); above
                      --period, it leaves a fresh process's first collection (which symbolizes every
-                     stack seen for the first time) out of the window
+                     stack seen for the first time) out of the window; --warmup 130 --period 60
+                     leaves the first two out, as in a service that has run for a few minutes (with
+                     --node-flags=--no-memory-reducer: V8's memory reducer fires ~100 s in)
   --rate R           requests/s per server, for every workload (default: ${Object.entries(RATES).map(([w, r]) => `${r} for ${w}`).join(', ')});
                      at these, each server takes at most about a fifth of a CPU here, which leaves
                      room for the load generator and a neighbour's burst without a server falling short
