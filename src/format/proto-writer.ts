@@ -42,8 +42,7 @@ export class ProtoWriter {
   bigint(field: number, value: bigint): void {
     if (value === 0n) return;
     this.tag(field, VARINT);
-    const bits = BigInt.asUintN(64, value);
-    this.varint64(Number(bits & 0xffffffffn), Number(bits >> 32n));
+    this.bigintVarint(value);
   }
 
   /** A string field, written even when empty (pprof's string table starts with ""). */
@@ -123,8 +122,7 @@ export class ProtoWriter {
       return;
     }
     if (!Number.isInteger(value)) throw new RangeError(`cannot encode ${value} as a protobuf varint: not an integer`);
-    const bits = BigInt.asUintN(64, value >= INT64_LIMIT ? INT64_MAX : value < -INT64_LIMIT ? INT64_MIN : BigInt(value));
-    this.varint64(Number(bits & 0xffffffffn), Number(bits >> 32n));
+    this.bigintVarint(value >= INT64_LIMIT ? INT64_MAX : value < -INT64_LIMIT ? INT64_MIN : BigInt(value));
   }
 
   private tag(field: number, wireType: number): void {
@@ -134,6 +132,12 @@ export class ProtoWriter {
   private byte(value: number): void {
     this.reserve(1);
     this.buffer[this.length++] = value;
+  }
+
+  /** An int64 varint from a bigint in int64's range (negative: two's complement). */
+  private bigintVarint(value: bigint): void {
+    const bits = BigInt.asUintN(64, value);
+    this.varint64(Number(bits & 0xffffffffn), Number(bits >> 32n));
   }
 
   /** A 64-bit varint from its unsigned 32-bit halves. */
