@@ -300,6 +300,11 @@ function parseNodeFlags(text = '') {
   return flags;
 }
 
+/** describeNodeFlags is the run header's mention of --node-flags ('' without any). */
+function describeNodeFlags(nodeFlags) {
+  return nodeFlags.length > 0 ? `, Node flags for every server: ${nodeFlags.join(' ')}` : '';
+}
+
 /** The configurations that --variant adds are named allocscope:NAME. */
 const VARIANT_PREFIX = 'allocscope:';
 
@@ -518,7 +523,7 @@ async function runBenchmark(options, log = console.log) {
   const { peers, specs, names } = resolveSpecs(options, log);
   const trialSeconds = options.warmupSeconds + options.seconds + TRIAL_OVERHEAD_SECONDS;
   const trials = options.rounds * options.workloads.length * names.length;
-  log(`service-load: ${options.workloads.join(', ')} x ${options.rounds} rounds x ${names.length} configurations (${names.join(', ')}), ${CONNECTIONS} connections, ${options.warmupSeconds} s warm-up + ${options.seconds} s measured${options.nodeFlags.length > 0 ? `, Node flags for every server: ${options.nodeFlags.join(' ')}` : ''}, collections every ${options.period} s, shuffle seed ${options.seed}; ${trials} trials, about ${fmt((trials * trialSeconds) / 60, 0)} min`);
+  log(`service-load: ${options.workloads.join(', ')} x ${options.rounds} rounds x ${names.length} configurations (${names.join(', ')}), ${CONNECTIONS} connections, ${options.warmupSeconds} s warm-up + ${options.seconds} s measured${describeNodeFlags(options.nodeFlags)}, collections every ${options.period} s, shuffle seed ${options.seed}; ${trials} trials, about ${fmt((trials * trialSeconds) / 60, 0)} min`);
   const rng = mulberry32(options.seed);
   const workloads = [];
   for (const workload of options.workloads) workloads.push(await runWorkload(workload, names, specs, options, rng, log));
@@ -626,7 +631,7 @@ async function main() {
 }
 
 module.exports = {
-  runBenchmark, formatWorkload, CONFIG_NAMES, parseServiceArgs, parseVariants, resolveSpecs, startServer, startClient, summarizeEvidence, formatConfigNote,
+  runBenchmark, formatWorkload, CONFIG_NAMES, parseServiceArgs, parseVariants, describeNodeFlags, resolveSpecs, startServer, startClient, summarizeEvidence, formatConfigNote,
 };
 
 if (require.main === module) {

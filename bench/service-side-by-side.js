@@ -6,7 +6,7 @@ const { beginRun, endRun } = require('./lib/env');
 const { summarize, median, mulberry32, shuffled, bootstrapPairedCI } = require('./lib/stats');
 const { formatTable, fmt, fmtRatio } = require('./lib/table');
 const { CONNECTIONS } = require('./fixtures/service-client');
-const { parseServiceArgs, resolveSpecs, startServer, startClient, summarizeEvidence, formatConfigNote } = require('./service-load');
+const { parseServiceArgs, describeNodeFlags, resolveSpecs, startServer, startClient, summarizeEvidence, formatConfigNote } = require('./service-load');
 
 const RATES = { json: 400, buffers: 300 };
 const DEFAULT_SECONDS = 15;
@@ -229,7 +229,7 @@ async function runBenchmark(options, log = console.log) {
   const { specs, names } = resolveSpecs(options, log);
   const rateOf = (workload) => options.rate ?? RATES[workload];
   const roundSeconds = options.warmupSeconds + options.seconds + ROUND_OVERHEAD_SECONDS;
-  log(`service-side-by-side: ${options.workloads.map((w) => `${w} at ${rateOf(w)} req/s`).join(', ')} per server x ${options.rounds} rounds; ${names.length} servers at once (${names.join(', ')}), ${CONNECTIONS} connections each, ${options.warmupSeconds} s warm-up + ${options.seconds} s measured, --live-mib ${options.liveMib}${options.nodeFlags.length > 0 ? `, Node flags for every server: ${options.nodeFlags.join(' ')}` : ''}, collections every ${options.period} s, shuffle seed ${options.seed}; about ${fmt((options.rounds * options.workloads.length * roundSeconds) / 60, 1)} min`);
+  log(`service-side-by-side: ${options.workloads.map((w) => `${w} at ${rateOf(w)} req/s`).join(', ')} per server x ${options.rounds} rounds; ${names.length} servers at once (${names.join(', ')}), ${CONNECTIONS} connections each, ${options.warmupSeconds} s warm-up + ${options.seconds} s measured, --live-mib ${options.liveMib}${describeNodeFlags(options.nodeFlags)}, collections every ${options.period} s, shuffle seed ${options.seed}; about ${fmt((options.rounds * options.workloads.length * roundSeconds) / 60, 1)} min`);
   const rng = mulberry32(options.seed);
   const workloads = [];
   for (const workload of options.workloads) {

@@ -24,7 +24,7 @@ export class ProtoWriter {
     this.buffer = Buffer.allocUnsafe(initialBytes);
   }
 
-  /** A varint field, left out when 0 as proto3 does; any safe integer (negative: as int64). */
+  /** A varint field, left out when 0 as proto3 does; any integer (negative: as int64; see varint). */
   number(field: number, value: number): void {
     if (value === 0) return;
     this.tag(field, VARINT);
