@@ -124,6 +124,7 @@ class Addon : public Napi::Addon<Addon> {
     result.Set("droppedRingFull", static_cast<double>(stats.droppedRingFull));
     result.Set("droppedTableFull", static_cast<double>(stats.droppedTableFull));
     result.Set("droppedStackTableFull", static_cast<double>(stats.droppedStackTableFull));
+    result.Set("backlogWidenings", static_cast<double>(stats.backlogWidenings));
     result.Set("liveSamples", static_cast<double>(stats.liveSamples));
     result.Set("intervalBytes", static_cast<double>(stats.intervalBytes));
     result.Set("hookedObjects", static_cast<double>(stats.hookedObjects));

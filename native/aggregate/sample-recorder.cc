@@ -5,6 +5,7 @@
 
 #include <new>
 
+#include "sampler/sampler.h"
 #include "unwind/stack-capture.h"
 
 namespace allocscope::aggregate {
@@ -42,6 +43,7 @@ void SampleRecorder::clear() {
   d_counters.samples.store(0);
   d_counters.droppedRingFull.store(0);
   d_counters.droppedTableFull.store(0);
+  d_counters.backlogWidenings.store(0);
 }
 
 __attribute__((noinline, cold)) void SampleRecorder::forgetSampled(void* address) {
@@ -74,7 +76,13 @@ void SampleRecorder::record(void* address, size_t sizeBytes, uint64_t intervalBy
   } else {
     d_counters.samples.fetch_add(1, std::memory_order_relaxed);
   }
+  if (!pushed || d_ring.sizeHint() >= kBacklogRecords) shedLoad(intervalBytes);
   if (sampleId % kSamplesPerWake == 0) d_drainSignal.post();
+}
+
+__attribute__((noinline, cold)) void SampleRecorder::shedLoad(uint64_t sampledAt) {
+  if (sampler::widenForBacklog(sampledAt)) d_counters.backlogWidenings.fetch_add(1, std::memory_order_relaxed);
+  d_drainSignal.post();
 }
 
 }  // namespace allocscope::aggregate

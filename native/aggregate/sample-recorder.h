@@ -19,6 +19,8 @@ struct RecorderCounters {
   std::atomic<uint64_t> samples{0};
   std::atomic<uint64_t> droppedRingFull{0};
   std::atomic<uint64_t> droppedTableFull{0};
+  // Times a nearly full ring doubled the sampling interval (see SampleRecorder::record).
+  std::atomic<uint64_t> backlogWidenings{0};
 };
 
 // SampleRecorder owns the ring and the address table. Their storage is mmapped once, up front,
@@ -32,6 +34,10 @@ class SampleRecorder {
   // Every this many samples the drain is woken, whatever its wait: a burst cannot fill the ring
   // while the drain sleeps.
   static constexpr uint64_t kSamplesPerWake = kRingCapacity / 8;
+  // Past this many records waiting, the drain is behind (starved of CPU, or a burst outran the
+  // sample budget, which only looks once a window): each sample then doubles the interval, so
+  // that the rate falls geometrically before the ring is full and samples are dropped.
+  static constexpr size_t kBacklogRecords = kRingCapacity * 3 / 4;
 
   // create maps the storage; returns false when the mapping fails (then nothing is sampled).
   static bool create();
@@ -57,6 +63,9 @@ class SampleRecorder {
 
  private:
   SampleRecorder(void* ringStorage, void* tableStorage, size_t storageBytes);
+  // shedLoad: the ring is nearly full. Widens the interval (sampler::widenForBacklog) and wakes
+  // the drain.
+  void shedLoad(uint64_t sampledAt);
 
   static SampleRecorder* s_instance;
   SampleRing d_ring;

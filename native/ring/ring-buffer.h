@@ -74,6 +74,13 @@ class RingBuffer {
 
   size_t capacity() const { return d_mask + 1; }
 
+  // sizeHint: about how many cells are taken (reserved or published, not yet popped), for any
+  // thread. The head is read first: it never passes the tail, so the difference is never negative.
+  size_t sizeHint() const {
+    size_t head = d_head.load(std::memory_order_relaxed);
+    return d_tail.load(std::memory_order_relaxed) - head;
+  }
+
  private:
   // publishedAt: whether the record at `position` (the consumer's next) has been published.
   bool publishedAt(size_t position) const {

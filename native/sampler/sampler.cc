@@ -1,6 +1,8 @@
 // The sampler's process-wide state, and the rare path of its per-allocation countdown.
 #include "sampler/sampler.h"
 
+#include <algorithm>
+
 namespace allocscope::sampler {
 std::atomic<uint64_t> g_intervalBytes{0};
 std::atomic<uint32_t> g_session{0};
@@ -40,5 +42,13 @@ __attribute__((noinline, cold)) uint64_t onCountdownCrossed(ThreadState& state, 
   state.bytesUntilSample = remaining < kLongestCountdown ? remaining : kLongestCountdown;
   state.bytesBeyondCountdown = remaining - state.bytesUntilSample;
   return sampled ? decidedBy : 0;
+}
+
+bool widenForBacklog(uint64_t sampledAt) {
+  constexpr uint64_t kWidest = uint64_t{1} << 40;  // as the sample budget's widest
+  if (sampledAt == 0 || sampledAt >= kWidest) return false;
+  uint64_t expected = sampledAt;
+  return g_intervalBytes.compare_exchange_strong(expected, std::min(sampledAt * 2, kWidest),
+                                                 std::memory_order_relaxed);
 }
 }  // namespace allocscope::sampler

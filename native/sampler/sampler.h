@@ -62,6 +62,13 @@ inline bool countDown(size_t size) {
 // sample weighs by), else 0; and it sets the next countdown.
 uint64_t onCountdownCrossed(ThreadState& state, size_t size);
 
+// widenForBacklog doubles the interval in force if it is still `sampledAt` (the interval that
+// sampled the allocation being recorded), up to 1 TiB; true when it did. SampleRecorder calls it
+// when the ring is nearly full: the drain thread is behind, and shedding samples now beats
+// dropping them. A compare-and-swap, so that threads recording at the same interval double it
+// once between them, and an interval set to 0 by stop() stays 0. Never allocates or blocks.
+bool widenForBacklog(uint64_t sampledAt);
+
 // The factor that unbiases one sample of `size` bytes: 1 / P(sampled) = 1 / (1 - exp(-size/interval)).
 inline double sampleWeight(uint64_t size, uint64_t interval) {
   if (size == 0) return 1.0;

@@ -174,6 +174,7 @@ void NativeSession::drainLoop() {
   sampler::SampleBudget budget(d_settings.intervalBytes, d_settings.maxSamplesPerSecond);
   auto windowStart = std::chrono::steady_clock::now();
   uint64_t sampledAtWindowStart = recorder->sampledAllocations();
+  uint64_t intervalAtWindowStart = d_settings.intervalBytes;
   while (!d_drainStop.load(std::memory_order_acquire)) {
     recorder->drainSignal().wait(kDrainWait);
     if (d_drainStop.load(std::memory_order_acquire)) break;
@@ -183,11 +184,17 @@ void NativeSession::drainLoop() {
     double seconds = std::chrono::duration<double>(now - windowStart).count();
     if (budget.windowOver(taken, seconds)) {
       uint64_t current = sampler::g_intervalBytes.load(std::memory_order_relaxed);
-      // A swap, not a store: stop() may have set 0 meanwhile, and sampling must stay off.
-      sampler::g_intervalBytes.compare_exchange_strong(current, budget.next(taken, seconds, current),
-                                                       std::memory_order_relaxed);
+      // When a backlog widened the interval during the window (SampleRecorder::shedLoad), its
+      // samples were taken at several intervals and do not tell the rate at this one: the next
+      // window, all at the wider interval, does.
+      if (current == intervalAtWindowStart) {
+        // A swap, not a store: stop() may have set 0 meanwhile, and sampling must stay off.
+        sampler::g_intervalBytes.compare_exchange_strong(current, budget.next(taken, seconds, current),
+                                                         std::memory_order_relaxed);
+      }
       windowStart = now;
       sampledAtWindowStart = sampled;
+      intervalAtWindowStart = sampler::g_intervalBytes.load(std::memory_order_relaxed);
     }
     // Pruning freed samples scans the whole address table (4 MiB): only once enough samples
     // came to matter (snapshots prune anyway).
@@ -218,6 +225,7 @@ NativeStats NativeSession::stats() const {
     result.samples = counters.samples.load();
     result.droppedRingFull = counters.droppedRingFull.load();
     result.droppedTableFull = counters.droppedTableFull.load();
+    result.backlogWidenings = counters.backlogWidenings.load();
     result.profilerBytes = recorder->storageBytes();
   }
   result.droppedStackTableFull = d_aggregator.droppedStackTableFull();

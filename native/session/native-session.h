@@ -30,6 +30,7 @@ struct NativeStats {
   uint64_t droppedRingFull;
   uint64_t droppedTableFull;
   uint64_t droppedStackTableFull;
+  uint64_t backlogWidenings;  // times a nearly full ring doubled the interval
   uint64_t liveSamples;
   uint64_t intervalBytes;  // the interval in force now: the configured one, or wider under the sample budget
   size_t hookedObjects;

@@ -28,7 +28,7 @@ export function buildNativeProfile(snapshot: NativeSnapshotArrays, context: Nati
     comments: [
       `allocscope ${VERSION}: native heap, malloc/free hooks`,
       `intervalBytes=${settings.intervalBytes} stackDepth=${settings.stackDepth} ` +
-        `maxSamplesPerSecond=${settings.maxSamplesPerSecond} intervalBytesNow=${stats.intervalBytes}`,
+        `maxSamplesPerSecond=${settings.maxSamplesPerSecond} intervalBytesNow=${stats.intervalBytes} backlogWidenings=${stats.backlogWidenings}`,
       `node ${process.version} pid=${process.pid}`,
       `samples=${stats.samples} live=${snapshot.liveSamples} dropped: ring=${stats.droppedRingFull} ` +
         `table=${stats.droppedTableFull} stacks=${stats.droppedStackTableFull}`,

@@ -64,6 +64,11 @@ export interface NativeStats {
   droppedRingFull: number;
   droppedTableFull: number;
   droppedStackTableFull: number;
+  /**
+   * Times the ring buffer was nearly full (the drain thread behind) and a sample doubled the
+   * interval, to shed samples rather than drop them. The sample budget narrows it again.
+   */
+  backlogWidenings: number;
   /** Sampled allocations not freed yet. */
   liveSamples: number;
   /**

@@ -1,6 +1,6 @@
 // Unit tests of native/aggregate/sample-recorder.cc, the hook side of sampling: record puts the
-// address in the table and the record in the ring, forget removes it, a full ring drops and
-// counts, and clear forgets every sample (a new session starts from nothing).
+// address in the table and the record in the ring, forget removes it, a nearly full ring widens
+// the interval, a full ring drops and counts, and clear forgets every sample (a new session starts from nothing).
 // SampleRecorder is a process-wide singleton: each test starts by emptying it.
 #include "aggregate/sample-recorder.h"
 
@@ -9,8 +9,9 @@
 #include <random>
 #include <vector>
 
-#include "unwind/stack-capture.h"
+#include "sampler/sampler.h"
 #include "sampler/thread-state.h"
+#include "unwind/stack-capture.h"
 #include "table-fixtures.h"
 #include "tap.h"
 
@@ -103,6 +104,53 @@ TEST("a full ring drops the sample, counts it, and leaves no address behind") {
   uint64_t last = 100 + SampleRecorder::kRingCapacity;
   for (uint64_t i = last; i < last + 3; ++i) CHECK_EQ(recorder.table().remove(blockAddress(i)), uint64_t{0});
   CHECK_EQ(popAll(recorder).size(), size_t{SampleRecorder::kRingCapacity});
+}
+
+TEST("a nearly full ring doubles the interval in force, once per interval, and never restarts a stopped session") {
+  using allocscope::sampler::g_intervalBytes;
+  SampleRecorder& recorder = emptyRecorder();
+  recorder.setStackDepth(4);
+  g_intervalBytes.store(1024);
+  uint64_t i = 0;
+  for (; i + 1 < SampleRecorder::kBacklogRecords; ++i) recorder.record(blockPointer(40'000 + i), 64, 1024);
+  CHECK_EQ(g_intervalBytes.load(), uint64_t{1024});  // below the mark: the drain keeps up
+  CHECK_EQ(recorder.counters().backlogWidenings.load(), uint64_t{0});
+  recorder.record(blockPointer(40'000 + i++), 64, 1024);
+  CHECK_EQ(g_intervalBytes.load(), uint64_t{2048});
+  // Samples drawn at the old interval (other threads' gaps) do not widen it again...
+  recorder.record(blockPointer(40'000 + i++), 64, 1024);
+  CHECK_EQ(g_intervalBytes.load(), uint64_t{2048});
+  // ...each one at the new interval does: the rate falls geometrically while the backlog lasts.
+  recorder.record(blockPointer(40'000 + i++), 64, 2048);
+  recorder.record(blockPointer(40'000 + i++), 64, 4096);
+  CHECK_EQ(g_intervalBytes.load(), uint64_t{8192});
+  CHECK_EQ(recorder.counters().backlogWidenings.load(), uint64_t{3});
+  CHECK_EQ(recorder.counters().droppedRingFull.load(), uint64_t{0});
+  // stop() set 0: a late sample must not turn sampling back on.
+  g_intervalBytes.store(0);
+  recorder.record(blockPointer(40'000 + i++), 64, 8192);
+  CHECK_EQ(g_intervalBytes.load(), uint64_t{0});
+  // Once the drain has caught up, samples leave the interval alone.
+  popAll(recorder);
+  g_intervalBytes.store(1024);
+  recorder.record(blockPointer(40'000 + i++), 64, 1024);
+  CHECK_EQ(g_intervalBytes.load(), uint64_t{1024});
+  CHECK_EQ(recorder.counters().backlogWidenings.load(), uint64_t{3});
+  popAll(recorder);
+  g_intervalBytes.store(0);
+}
+
+TEST("the widest interval a backlog sets is 1 TiB") {
+  using allocscope::sampler::g_intervalBytes;
+  using allocscope::sampler::widenForBacklog;
+  g_intervalBytes.store(uint64_t{3} << 38);
+  CHECK(widenForBacklog(uint64_t{3} << 38));
+  CHECK_EQ(g_intervalBytes.load(), uint64_t{1} << 40);
+  CHECK(!widenForBacklog(uint64_t{1} << 40));
+  CHECK_EQ(g_intervalBytes.load(), uint64_t{1} << 40);
+  g_intervalBytes.store(0);
+  CHECK(!widenForBacklog(0));
+  CHECK_EQ(g_intervalBytes.load(), uint64_t{0});
 }
 
 TEST("every kSamplesPerWake samples wake the drain, however long its wait") {
