@@ -2,8 +2,16 @@
 import { AllocscopeError } from '../errors';
 import type { Profile } from '../model/profile';
 import { compressionOf, gunzipIfNeeded, gzip, gzipAsync } from './gzip';
-import { parseProfile } from './pprof-decode';
 import { serializeProfile } from './pprof-encode';
+
+/**
+ * The decoder and protobufjs under it load on the first decode: a process that only records
+ * profiles (`-r allocscope/register`, startContinuous) never decodes, and would carry their
+ * modules and ~0.8 MB of heap for nothing.
+ */
+function parseProfile(bytes: Uint8Array): Profile {
+  return (require('./pprof-decode') as typeof import('./pprof-decode')).parseProfile(bytes);
+}
 
 /** encode returns the profile as a gzipped pprof file, as `go tool pprof` reads it. */
 export function encode(profile: Profile): Buffer {

@@ -1,6 +1,6 @@
-// serializeProfile writes the model as pprof protobuf (field numbers from profile.proto); string table and ids are made here only.
+// serializeProfile writes the model as pprof protobuf; string table and ids are made here only.
 import type { Label, Profile, ValueType } from '../model/profile';
-import { profileFieldNumbers } from './profile-schema';
+import { PROFILE_FIELDS } from './profile-fields';
 import { ProtoWriter } from './proto-writer';
 
 /** Interns strings for the string table; index 0 is "" as pprof requires. */
@@ -22,12 +22,12 @@ class StringTable {
 /**
  * ProfileWriter encodes field by field rather than through protobufjs's reflected encoder: that
  * one needs a plain-object copy of the whole profile and a LongBits object for every int64, which
- * made encoding large profiles 4x slower than @datadog/pprof's. The field numbers still come
- * from profile.proto through protobufjs's reflection, and tests decode the output with it.
+ * made encoding large profiles 4x slower than @datadog/pprof's. Tests decode the output with
+ * protobufjs's reflection of profile.proto.
  */
 class ProfileWriter {
   private readonly writer = new ProtoWriter();
-  private readonly fields = profileFieldNumbers();
+  private readonly fields = PROFILE_FIELDS;
   private readonly strings = new StringTable();
   /** Labels already encoded: samples usually share their label objects. */
   private readonly encodedLabels = new Map<Label, Uint8Array>();

@@ -7,7 +7,6 @@ import type { Retention } from '../deliver/file-destination';
 import type { HeapKind, ProfilePayload } from '../deliver/payload';
 import { Spool } from '../deliver/spool';
 import { encode, encodeAsync } from '../format';
-import { profileFieldNumbers } from '../format/profile-schema';
 import { heap } from '../heap/heap-profiler';
 import type { HeapProfilerOptions } from '../heap/options';
 import { AllocDelta } from '../model/alloc-delta';
@@ -104,9 +103,6 @@ export class Recorder {
       maxQueue: MAX_QUEUE, requestTimeoutMs: this.options.requestTimeoutMs, attemptsBeforeSpool: ATTEMPTS_BEFORE_SPOOL,
       backoffBaseMs: BACKOFF_BASE_MS, backoffMaxMs: BACKOFF_MAX_MS, spool, report: this.options.report,
     });
-    // Load the pprof schema before sampling starts: its one-time allocations are allocscope's,
-    // and would otherwise show in the application's first profiles.
-    profileFieldNumbers();
     // Each profiler that cannot start (V8's sampler taken by another tool, a preloaded
     // allocator) is said once and left out; the others still run.
     if (this.options.heap !== undefined) {
