@@ -45,9 +45,11 @@ Each round: start the servers and wait until all listen; --warmup seconds of loa
 (default ${WARMUP_SECONDS}; --quick: ${QUICK_WARMUP_SECONDS}); 'measure' to every server; --seconds of load (default ${DEFAULT_SECONDS};
 --quick: ${QUICK_SECONDS}); 'report' from every server; the end of their stdin, and their exit. Per server:
   CPU us/req    all the process's threads over the window (process.cpuUsage in the server) per
-                request served; and per thread, from /proc/<pid>/task/*/schedstat (ns) before and
-                after the load: the main thread, the thread named 'allocscope' (the addon's
-                background thread) and all others (V8's GC and compiler threads, libuv's pool)
+                request served, and what the kernel did for it (system CPU, minor page faults,
+                context switches: process.resourceUsage); and per thread, from
+                /proc/<pid>/task/*/schedstat (ns) before and after the load: the main thread, the
+                thread named 'allocscope' (the addon's background thread) and all others (V8's GC
+                and compiler threads, libuv's pool)
   latency       p50/p99 of the responses, from the load generator (to the microsecond). autocannon
                 paces a rate per second: each connection sends its share as fast as it is answered
                 from the start of every second, then waits, so this is the latency of those bursts
@@ -216,6 +218,7 @@ function summarizeWorkload(workload, rate, names, specs, rounds, seed) {
       majorGcs: of((t) => t.gc.major),
       minorGcs: of((t) => t.gc.minor),
       gcPauseMs: of((t) => t.gc.pauseMs),
+      kernel: Object.fromEntries(Object.keys(trials[0].kernel).map((field) => [field, of((t) => t.kernel[field])])),
       evidence: summarizeEvidence(trials.map((t) => t.evidence)),
     };
   });
@@ -266,6 +269,14 @@ function formatWorkload(summary) {
         { title: 'GCs major/minor', align: 'right' }, { title: 'GC pause ms', align: 'right' }],
       summary.rows.map((r) => [r.config, fmt(r.requestsPerSec), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), r.config === 'baseline' ? '1.000' : withCI(r.p99Ratio), fmt(r.delayMaxMs, 1), fmt(r.rssMiB, 0),
         `${fmt(r.majorGcs)}/${fmt(r.minorGcs)}`, fmt(r.gcPauseMs)]),
+    ),
+    '',
+    `${head}; what the kernel did for each server, per request (medians over rounds)`,
+    formatTable(
+      [{ title: 'config', align: 'left' }, { title: 'system CPU us', align: 'right' }, { title: 'minor page faults', align: 'right' },
+        { title: 'voluntary switches', align: 'right' }, { title: 'involuntary switches', align: 'right' }],
+      summary.rows.map((r) => [r.config, fmt(r.kernel.systemUsPerRequest, 1), fmt(r.kernel.minorFaultsPerRequest, 2),
+        fmt(r.kernel.voluntarySwitchesPerRequest, 3), fmt(r.kernel.involuntarySwitchesPerRequest, 3)]),
     ),
     '',
     ...summary.rows.map((r) => formatConfigNote(r.config, r.describe, r.evidence)),
