@@ -64,7 +64,7 @@ bytes and samples, decoded from what was written or uploaded).
 Then, unless skipped, where the block goes: one more process runs the same requests synchronously
 with heap.start() and native.start() at the same intervals and, after each period's worth, times
 the steps of the recorder's collection (heap.profile() without a full GC, its encode,
-the native profile as the recorder takes it, AllocDelta.apply(), its encode), --seconds periods after ${WARMUP_SECONDS} of warm-up.
+the native profile of the period as the recorder takes it, its encode), --seconds periods after ${WARMUP_SECONDS} of warm-up.
 
   --rounds N              rounds (default 5; --quick: 2)
   --quick                 fewer rounds, shorter trials (a smoke run)
@@ -240,19 +240,17 @@ function parseSize(text) {
 
 /**
  * runBreakdown times, apart from any event loop, what the recorder does each period (see
- * Recorder.collect): heap.profile() without a full GC and its encode, the native profile (the
- * recorder's periodProfile, which forgets stacks idle for a period; native.profile() for builds
- * from before it), AllocDelta and its encode; after a period's worth of requests each time, run
- * synchronously.
+ * Recorder.collect): heap.profile() without a full GC and its encode, the native profile of the
+ * period (the recorder's periodProfile; native.profile() for builds from before it) and its
+ * encode; after a period's worth of requests each time, run synchronously. (Earlier builds made
+ * alloc_* per period in a separate JS step, AllocDelta, which this leaves out.)
  */
 function runBreakdown(periods, rate, heapInterval, nativeInterval) {
   const { heap, native, encode } = loadAllocscope();
-  const { AllocDelta } = require(path.join(allocscopeRoot(), 'dist', 'model', 'alloc-delta'));
   const { periodProfile = native.profile } = require(path.join(allocscopeRoot(), 'dist', 'native-heap', 'native-profiler'));
   heap.start(heapInterval === undefined ? {} : { intervalBytes: heapInterval });
   native.start(nativeInterval === undefined ? {} : { intervalBytes: nativeInterval });
   const work = makeWorkload();
-  const delta = new AllocDelta();
   const steps = Object.fromEntries(BREAKDOWN_STEPS.map((step) => [step, []]));
   const sizes = [];
   for (let p = 0; p < WARMUP_SECONDS + periods; p++) {
@@ -262,22 +260,20 @@ function runBreakdown(periods, rate, heapInterval, nativeInterval) {
     times.push(performance.now());
     encode(jsProfile);
     times.push(performance.now());
-    const taken = periodProfile();
-    times.push(performance.now());
-    const nativeProfile = delta.apply(taken);
+    const nativeProfile = periodProfile();
     times.push(performance.now());
     encode(nativeProfile);
     times.push(performance.now());
     if (p < WARMUP_SECONDS) continue;
     BREAKDOWN_STEPS.forEach((step, i) => steps[step].push(i === BREAKDOWN_STEPS.length - 1 ? times.at(-1) - times[0] : times[i + 1] - times[i]));
-    sizes.push({ js: jsProfile.samples.length, nativeTaken: taken.samples.length, native: nativeProfile.samples.length, nativeLocations: taken.locations.length });
+    sizes.push({ js: jsProfile.samples.length, native: nativeProfile.samples.length, nativeLocations: nativeProfile.locations.length });
   }
   native.stop();
   heap.stop();
   reportResult({ steps, sizes, checksum: work.checksum });
 }
 
-const BREAKDOWN_STEPS = ['heap.profile()', 'encode JS', 'native profile', 'AllocDelta.apply()', 'encode native', 'total'];
+const BREAKDOWN_STEPS = ['heap.profile()', 'encode JS', 'native profile', 'encode native', 'total'];
 
 // ---------------------------------------------------------------------------------------------
 // The parent.
@@ -457,7 +453,7 @@ function formatBenchmark(summary) {
     lines.push(
       '',
       `where a period's block goes: the recorder's steps timed in one process without an event loop, after each ${summary.periodSeconds} s worth of requests, ${b.rows[0].ms.n} periods after ${WARMUP_SECONDS} of warm-up`,
-      `(last period: ${fmt(b.last.js)} JS samples, native ${fmt(b.last.nativeTaken)} stacks and ${fmt(b.last.nativeLocations)} locations taken, ${fmt(b.last.native)} after AllocDelta)`,
+      `(last period: ${fmt(b.last.js)} JS samples, native ${fmt(b.last.native)} stacks and ${fmt(b.last.nativeLocations)} locations)`,
       formatTable(
         [{ title: 'step', align: 'left' }, { title: 'median ms', align: 'right' }, { title: 'min', align: 'right' }, { title: 'max', align: 'right' }, { title: 'share of median total', align: 'right' }],
         b.rows.map((r) => [r.step, ms(r.ms.median), ms(r.ms.min), ms(r.ms.max), r.step === 'total' ? '' : `${fmt((100 * r.ms.median) / total, 0)}%`]),

@@ -106,13 +106,13 @@ class Addon : public Napi::Addon<Addon> {
     return info.Env().Undefined();
   }
 
-  // nativeSnapshot(forgetIdle = false) -> flat arrays (see translate-native-profile.h),
-  // undefined when idle. forgetIdle: see NativeSession::snapshot.
+  // nativeSnapshot(perPeriod = false) -> flat arrays (see translate-native-profile.h),
+  // undefined when idle. perPeriod: see NativeSession::snapshot.
   Napi::Value JsNativeSnapshot(const Napi::CallbackInfo& info) {
     auto& native = session::NativeSession::instance();
     if (!native.running()) return info.Env().Undefined();
-    bool forgetIdle = info.Length() > 0 && info[0].ToBoolean().Value();
-    return session::translateNativeProfile(info.Env(), native.snapshot(forgetIdle));
+    bool perPeriod = info.Length() > 0 && info[0].ToBoolean().Value();
+    return session::translateNativeProfile(info.Env(), native.snapshot(perPeriod));
   }
 
   Napi::Value JsNativeStats(const Napi::CallbackInfo& info) {

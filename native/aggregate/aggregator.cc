@@ -35,6 +35,7 @@ int64_t Aggregator::internLocked(const std::vector<uintptr_t>& raw) {
   if (added) {
     d_stacks.push_back(std::move(frames));
     d_totals.emplace_back();
+    d_periodAlloc.emplace_back();
     d_sampledEpoch.push_back(d_epoch);
     d_frameCount += 2 * raw.size();
   }
@@ -59,21 +60,32 @@ void Aggregator::drainLocked(SampleRing& ring) {
     StackTotals& totals = d_totals[stack];
     totals.allocObjects += weight;
     totals.allocBytes += weight * static_cast<double>(record.sizeBytes);
+    PeriodAlloc& period = d_periodAlloc[stack];
+    period.objects += weight;
+    period.bytes += weight * static_cast<double>(record.sizeBytes);
     d_sampledEpoch[stack] = d_epoch;
     d_live[record.sampleId] = {static_cast<uint32_t>(stack), record.sizeBytes, weight};
   }); --left) {
   }
 }
 
-AggregateSnapshot Aggregator::snapshot(SampleRing& ring, const AddressTable& table, bool forgetIdle) {
+AggregateSnapshot Aggregator::snapshot(SampleRing& ring, const AddressTable& table, bool perPeriod) {
   std::lock_guard<std::mutex> lock(d_mutex);
   drainLocked(ring);
   pruneLocked(table);
   // After pruning, so that a stack whose samples were all freed counts as having none live.
-  if (forgetIdle) forgetIdleLocked();
+  if (perPeriod) forgetIdleLocked();
   AggregateSnapshot result;
   result.stacks = d_stacks;
   result.totals = d_totals;
+  if (perPeriod) {
+    // Every stack left was sampled in the period or has samples live: none is all zeros.
+    for (size_t id = 0; id < d_periodAlloc.size(); ++id) {
+      result.totals[id].allocObjects = d_periodAlloc[id].objects;
+      result.totals[id].allocBytes = d_periodAlloc[id].bytes;
+      d_periodAlloc[id] = {};
+    }
+  }
   for (const auto& [sampleId, sample] : d_live) {
     StackTotals& totals = result.totals[sample.stack];
     totals.inuseObjects += sample.weight;
@@ -117,12 +129,14 @@ void Aggregator::forgetIdleLocked() {
     if (kept != id) {  // a vector moved onto itself would empty
       d_stacks[kept] = std::move(d_stacks[id]);
       d_totals[kept] = d_totals[id];
+      d_periodAlloc[kept] = d_periodAlloc[id];
       d_sampledEpoch[kept] = d_sampledEpoch[id];
     }
     ++kept;
   }
   d_stacks.resize(kept);
   d_totals.resize(kept);
+  d_periodAlloc.resize(kept);
   d_sampledEpoch.resize(kept);
   for (auto& [sampleId, sample] : d_live) sample.stack = newIds[sample.stack];
   // Both key maps (raw and translated frames) drop the keys of forgotten stacks: a raw stack
@@ -158,6 +172,7 @@ void Aggregator::reset() {
   d_stackIds.clear();
   d_stacks.clear();
   d_totals.clear();
+  d_periodAlloc.clear();
   d_sampledEpoch.clear();
   d_epoch = 0;
   d_live.clear();
@@ -179,7 +194,7 @@ size_t Aggregator::bytesUsedLocked() const {
   // d_frameCount counts every stored frame (raw key, translated key, stack list); node
   // overheads are estimated.
   return d_frameCount * sizeof(uintptr_t) + (d_rawStackIds.size() + d_stacks.size()) * 96 +
-         d_stacks.size() * (sizeof(StackTotals) + sizeof(uint64_t)) + d_live.size() * 56;
+         d_stacks.size() * (sizeof(StackTotals) + sizeof(PeriodAlloc) + sizeof(uint64_t)) + d_live.size() * 56;
 }
 
 uint64_t Aggregator::liveSamples() const {

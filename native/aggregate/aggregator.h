@@ -44,11 +44,12 @@ class Aggregator {
   void drain(SampleRing& ring, const AddressTable& table, bool prune);
   // snapshot drains, then adds in-use figures from the live addresses in the table. Samples
   // no longer in the table were freed: they leave the live table here. Alloc totals count
-  // since a stack was interned. With forgetIdle, stacks with no sample since the previous
-  // forgetting snapshot and none live are removed first (absent from this snapshot): only
-  // per-period differences of alloc totals then stay exact, and the tables stop growing with
-  // every stack ever seen. A forgotten stack sampled again is interned afresh, from zero.
-  AggregateSnapshot snapshot(SampleRing& ring, const AddressTable& table, bool forgetIdle);
+  // since a stack was interned. perPeriod makes a profile of the period since the previous
+  // perPeriod snapshot, as continuous profiling sends them: alloc totals count that period
+  // only, and stacks idle for it (no sample in it, none live) are forgotten first (absent from
+  // this snapshot), so that the tables stop growing with every stack ever seen. A forgotten
+  // stack sampled again is interned afresh.
+  AggregateSnapshot snapshot(SampleRing& ring, const AddressTable& table, bool perPeriod);
   void reset();
   // framesWithin returns the distinct return addresses in [start, end) of the stacks so far.
   std::vector<uintptr_t> framesWithin(uintptr_t start, uintptr_t end) const;
@@ -85,7 +86,13 @@ class Aggregator {
   std::unordered_map<std::vector<uintptr_t>, uint32_t, StackHash> d_stackIds;
   std::vector<std::vector<uintptr_t>> d_stacks;
   std::vector<StackTotals> d_totals;
-  // Per stack, the epoch of its last drained sample; forgetting snapshots advance d_epoch.
+  // Per stack, what was allocated since the last perPeriod snapshot.
+  struct PeriodAlloc {
+    double objects = 0;
+    double bytes = 0;
+  };
+  std::vector<PeriodAlloc> d_periodAlloc;
+  // Per stack, the epoch of its last drained sample; perPeriod snapshots advance d_epoch.
   std::vector<uint64_t> d_sampledEpoch;
   uint64_t d_epoch = 0;
   std::unordered_map<uint64_t, LiveSample> d_live;

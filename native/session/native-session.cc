@@ -204,13 +204,13 @@ void NativeSession::drainLoop() {
   }
 }
 
-aggregate::AggregateSnapshot NativeSession::snapshot(bool forgetIdle) {
+aggregate::AggregateSnapshot NativeSession::snapshot(bool perPeriod) {
   sampler::ScopedBusy busy;
   std::lock_guard<std::mutex> lock(d_mutex);
   auto* recorder = aggregate::SampleRecorder::get();
   if (!d_running || recorder == nullptr) return {};
   aggregate::AggregateSnapshot snapshot =
-      d_aggregator.snapshot(recorder->ring(), recorder->table(), forgetIdle);
+      d_aggregator.snapshot(recorder->ring(), recorder->table(), perPeriod);
   snapshot.unloadedFrameNames = d_unloadedFrameNames;
   return snapshot;
 }

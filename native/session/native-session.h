@@ -52,9 +52,9 @@ class NativeSession {
   // drainNow aggregates what the ring holds now (an isolate about to go away drains the stacks
   // of its last samples while its JS code can still be named).
   void drainNow();
-  // snapshot: with forgetIdle, stacks idle since the last such snapshot are forgotten (see
-  // Aggregator::snapshot), for periodic profiles whose alloc totals are made per period.
-  aggregate::AggregateSnapshot snapshot(bool forgetIdle);
+  // snapshot: perPeriod makes a profile of the period since the previous perPeriod snapshot,
+  // for continuous profiling (see Aggregator::snapshot).
+  aggregate::AggregateSnapshot snapshot(bool perPeriod);
   NativeStats stats() const;
 
   // Memory the profiler may use for its own tables; the ring and address table come on top.

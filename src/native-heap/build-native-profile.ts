@@ -8,8 +8,11 @@ import type { NativeProfilerSettings } from './options';
 
 export interface NativeProfileContext {
   settings: NativeProfilerSettings;
+  /** Since when the profile counts: start(), or the period's start for a periodic one. */
   startNanos: bigint;
   timeNanos: bigint;
+  /** Whether the snapshot's alloc totals count the period since startNanos only (periodProfile). */
+  perPeriod: boolean;
   stats: NativeStats;
 }
 
@@ -33,6 +36,9 @@ export function buildNativeProfile(snapshot: NativeSnapshotArrays, context: Nati
       `samples=${stats.samples} live=${snapshot.liveSamples} dropped: ring=${stats.droppedRingFull} ` +
         `table=${stats.droppedTableFull} stacks=${stats.droppedStackTableFull}`,
       `hooked objects=${stats.hookedObjects} slots=${stats.hookedSlots} profiler bytes=${stats.profilerBytes}`,
+      ...(context.perPeriod
+        ? [`alloc_objects and alloc_space are per period: allocations since ${new Date(Number(context.startNanos / 1_000_000n)).toISOString()} only (delta profile)`]
+        : []),
     ],
   }));
   const mappings: Mapping[] = snapshot.objects.map((object) =>

@@ -9,7 +9,8 @@ import { type NativeProfilerOptions, type NativeProfilerSettings, resolveNativeO
 
 // The session is process-wide (hooks see every thread); this records how the calling thread's
 // copy of the module started it. Another thread's start() fails with ERR_ALREADY_RUNNING.
-let started: { settings: NativeProfilerSettings; startNanos: bigint } | undefined;
+// periodStartNanos: when the period of the next periodProfile() began.
+let started: { settings: NativeProfilerSettings; startNanos: bigint; periodStartNanos: bigint } | undefined;
 
 /** The native heap profiler: one per process, whichever thread starts it. */
 export const native = {
@@ -33,7 +34,8 @@ export const native = {
       );
     }
     if (whyNot !== '') throw new AllocscopeError('ERR_UNSUPPORTED', `allocscope native profiler cannot start: ${whyNot}`);
-    started = { settings, startNanos: nowNanos() };
+    const startNanos = nowNanos();
+    started = { settings, startNanos, periodStartNanos: startNanos };
   },
 
   /**
@@ -76,26 +78,24 @@ export const native = {
 };
 
 /**
- * periodProfile is native.profile() for continuous profiling's collections, whose alloc_*
- * AllocDelta turns into per-period values: stacks idle for a whole period (no sample since the
- * previous periodProfile, none live) are forgotten first, so the profiler's tables and each
- * profile hold recent stacks, not every stack ever seen. alloc_* of later profiles then count
- * from when a stack was sampled again: only per-period differences stay exact, which is why
- * this is not native.profile()'s behaviour.
+ * periodProfile is native.profile() for continuous profiling's collections: a profile of the
+ * period since the previous periodProfile (or start), as continuous profilers send them. Its
+ * alloc_* count that period only (the addon keeps them per stack), and stacks idle for the
+ * whole period (no sample in it, none live) are forgotten first, so that the profiler's tables
+ * and each profile hold recent stacks, not every stack ever seen.
  */
 export function periodProfile(): Profile {
   return takeProfile(true);
 }
 
-function takeProfile(forgetIdle: boolean): Profile {
-  const snapshot = started === undefined ? undefined : addon().nativeSnapshot(forgetIdle);
-  if (started === undefined || snapshot === undefined) {
+function takeProfile(perPeriod: boolean): Profile {
+  const session = started;
+  const snapshot = session === undefined ? undefined : addon().nativeSnapshot(perPeriod);
+  if (session === undefined || snapshot === undefined) {
     throw new AllocscopeError('ERR_NOT_RUNNING', 'allocscope native profiler is not running; call native.start() first');
   }
-  return buildNativeProfile(snapshot, {
-    settings: started.settings,
-    startNanos: started.startNanos,
-    timeNanos: nowNanos(),
-    stats: addon().nativeStats(),
-  });
+  const timeNanos = nowNanos();
+  const startNanos = perPeriod ? session.periodStartNanos : session.startNanos;
+  if (perPeriod) session.periodStartNanos = timeNanos;
+  return buildNativeProfile(snapshot, { settings: session.settings, startNanos, timeNanos, perPeriod, stats: addon().nativeStats() });
 }

@@ -94,11 +94,11 @@ export interface NativeAddon {
   nativeStart(intervalBytes: number, stackDepth: number, maxSamplesPerSecond: number): string;
   nativeStop(): void;
   /**
-   * Returns undefined when native profiling is not running. forgetIdle (default false): stacks
-   * with no sample since the last forgetting snapshot and none live are dropped first, and
-   * start again from zero if sampled later (for profiles made per period by AllocDelta).
+   * Returns undefined when native profiling is not running. perPeriod (default false): alloc
+   * totals count since the previous perPeriod snapshot only, and stacks with no sample since
+   * then and none live are dropped first (a stack sampled again later starts afresh).
    */
-  nativeSnapshot(forgetIdle?: boolean): NativeSnapshotArrays | undefined;
+  nativeSnapshot(perPeriod?: boolean): NativeSnapshotArrays | undefined;
   nativeStats(): NativeStats;
   nativeNameJsFrames(): void;
   /** Runs full garbage collections on this thread's isolate. */

@@ -9,7 +9,6 @@ import { Spool } from '../deliver/spool';
 import { encode, encodeAsync } from '../format';
 import { heap } from '../heap/heap-profiler';
 import type { HeapProfilerOptions } from '../heap/options';
-import { AllocDelta } from '../model/alloc-delta';
 import type { Profile } from '../model/profile';
 import { sampleTypeTotal } from '../model/totals';
 import { addon } from '../native/bindings';
@@ -72,14 +71,13 @@ const HEAP_LIMIT_HEADROOM_BYTES = 64 * 1024 * 1024;
  * garbage collection (it would pause the application every period), so they may count garbage
  * not yet collected; the profiles at exit are taken after a full collection, the native one
  * after the JS one so that dead Buffers have released their memory. Native profiles carry
- * alloc_* per period (see AllocDelta).
+ * alloc_* per period (see periodProfile).
  */
 export class Recorder {
   private sequence = 0;
   private timer: NodeJS.Timeout | undefined;
   private removeExitHooks: (() => void) | undefined;
   private readonly kinds: HeapKind[] = [];
-  private readonly allocDelta = new AllocDelta();
   private periodStartMs = Date.now();
   private finished = false;
   private collecting = false;
@@ -284,9 +282,9 @@ export class Recorder {
       case 'js':
         return heap.profile({ collectGarbage });
       case 'native':
-        // Every native profile here (periodic, near the heap limit, at exit) goes through
-        // AllocDelta, so stacks idle for a period may be forgotten: see periodProfile.
-        return this.allocDelta.apply(nativePeriodProfile());
+        // Every native profile here (periodic, near the heap limit, at exit) counts its
+        // period's allocations: see periodProfile.
+        return nativePeriodProfile();
       case 'handles':
         return handlesProfile(period.startMs, period.endMs, this.resourceStacks);
     }

@@ -172,6 +172,21 @@ describe('native', () => {
     near(r.estimate, r.exact, 0.03, 'alloc_space of the blocks allocated right after profile()');
   });
 
+  it('makes continuous profiling\'s native profiles per period: alloc counts its period only, in-use what is live, each reaching back to the previous', () => {
+    const r = scenario('per-period');
+    assert.deepEqual(r.periods.map((p) => p.blocks), [
+      { alloc: 10, inuse: 0 }, // allocated and freed in period 1
+      { alloc: 4, inuse: 4 }, // allocated in period 2 and kept
+      { alloc: 0, inuse: 4 }, // nothing allocated: the stack stays for its live blocks
+      { alloc: 0, inuse: 0 }, // freed: the stack is gone
+    ]);
+    assert.deepEqual(r.cumulative, { alloc: 14, inuse: 4 }, 'native.profile() in between counts since start and leaves the periods alone');
+    for (let i = 1; i < r.periods.length; i++) {
+      assert.equal(BigInt(r.periods[i].durationNanos), BigInt(r.periods[i].timeNanos) - BigInt(r.periods[i - 1].timeNanos), `period ${i + 1} starts where period ${i} ended`);
+    }
+    for (const p of r.periods) assert.match(p.comment, /^alloc_objects and alloc_space are per period: allocations since \S+Z only \(delta profile\)$/);
+  });
+
   it('counts a fresh native thread\'s allocations right after its first sample', () => {
     // 4 threads each allocate 512 blocks of 4 KiB at intervalBytes 16, so every block is sampled.
     const r = scenario('thread-accuracy', [4, 2 * MiB, 4096, 16]);

@@ -337,7 +337,7 @@ TEST("budget: past maxBytes new stacks are dropped and counted; known stacks sti
   CHECK(f.aggregator.snapshot(f.ring, f.table, false).stacks.empty());
 }
 
-TEST("forgetIdle: a stack idle for a period, its samples freed, is gone from the next forgetting snapshot") {
+TEST("perPeriod: a stack idle for a period, its samples freed, is gone from the next period's snapshot") {
   Fixture f;
   REQUIRE(f.record(0x10000, 1, 512, kStackA));
   REQUIRE(f.record(0x20000, 2, 512, kStackB));
@@ -352,20 +352,21 @@ TEST("forgetIdle: a stack idle for a period, its samples freed, is gone from the
   CHECK_EQ(second.stacks.size(), size_t{1});
   const StackTotals* b = totalsFor(second, kStackB);
   REQUIRE(b != nullptr);
-  CHECK(near(b->allocObjects, 2 * sampleWeight(512, kInterval)));
-  CHECK(near(b->inuseObjects, 2 * sampleWeight(512, kInterval)));
+  CHECK(near(b->allocObjects, sampleWeight(512, kInterval)));  // this period's sample only
+  CHECK(near(b->allocBytes, sampleWeight(512, kInterval) * 512));
+  CHECK(near(b->inuseObjects, 2 * sampleWeight(512, kInterval)));  // both are live
   CHECK_LT(f.aggregator.bytesUsed(), bytesWithBoth);
   CHECK(f.aggregator.framesWithin(kStackA.front(), kStackA.back() + 1).empty());
 }
 
-TEST("forgetIdle: a stack with a live sample is kept, however long it stays idle") {
+TEST("perPeriod: a stack with a live sample is kept, however long it stays idle, with nothing allocated after its period") {
   Fixture f;
   REQUIRE(f.record(0x10000, 1, 512, kStackA));
   for (int period = 0; period < 4; ++period) {
     AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, true);
     const StackTotals* a = totalsFor(snapshot, kStackA);
     REQUIRE(a != nullptr);
-    CHECK(near(a->allocObjects, sampleWeight(512, kInterval)));
+    CHECK(near(a->allocObjects, period == 0 ? sampleWeight(512, kInterval) : 0.0));
     CHECK(near(a->inuseBytes, sampleWeight(512, kInterval) * 512));
   }
   // Once freed it is idle and has nothing live: forgotten.
@@ -374,7 +375,7 @@ TEST("forgetIdle: a stack with a live sample is kept, however long it stays idle
   CHECK_EQ(f.aggregator.bytesUsed(), size_t{0});
 }
 
-TEST("forgetIdle: a stack sampled again once forgotten comes back, translated again, with only its new totals") {
+TEST("perPeriod: a stack sampled again once forgotten comes back, translated again, with only its new totals") {
   Fixture f;
   f.aggregator.setStackTranslator(&tagHighFrames);
   const Stack raw = {0x1000, 0x9001};
@@ -401,7 +402,7 @@ TEST("forgetIdle: a stack sampled again once forgotten comes back, translated ag
   CHECK(near(totals->inuseObjects, sampleWeight(512, kInterval)));
 }
 
-TEST("without forgetIdle nothing is forgotten: alloc totals count since start") {
+TEST("without perPeriod nothing is forgotten: alloc totals count since start, also between periods") {
   Fixture f;
   REQUIRE(f.record(0x10000, 1, 512, kStackA));
   f.free(0x10000);
@@ -419,7 +420,26 @@ TEST("without forgetIdle nothing is forgotten: alloc totals count since start") 
   CHECK(near(a->allocObjects, 2 * sampleWeight(512, kInterval)));
 }
 
-TEST("forgetIdle: the stacks kept are renumbered, and their samples still count where they belong") {
+TEST("a cumulative snapshot between two period snapshots changes neither") {
+  Fixture f;
+  double w = sampleWeight(512, kInterval);
+  REQUIRE(f.record(0x10000, 1, 512, kStackA));
+  AggregateSnapshot first = f.aggregator.snapshot(f.ring, f.table, true);
+  REQUIRE(totalsFor(first, kStackA) != nullptr);
+  CHECK(near(totalsFor(first, kStackA)->allocObjects, w));
+  REQUIRE(f.record(0x10100, 2, 512, kStackA));
+  AggregateSnapshot between = f.aggregator.snapshot(f.ring, f.table, false);
+  const StackTotals* cumulative = totalsFor(between, kStackA);
+  REQUIRE(cumulative != nullptr);
+  CHECK(near(cumulative->allocObjects, 2 * w));
+  AggregateSnapshot second = f.aggregator.snapshot(f.ring, f.table, true);
+  const StackTotals* period = totalsFor(second, kStackA);
+  REQUIRE(period != nullptr);
+  CHECK(near(period->allocObjects, w));
+  CHECK(near(period->inuseObjects, 2 * w));
+}
+
+TEST("perPeriod: the stacks kept are renumbered, and their samples still count where they belong") {
   Fixture f;
   f.aggregator.setStackTranslator(&tagHighFrames);
   // Twelve stacks, interleaved: forgotten (idle, freed), kept (idle, live), kept (sampled).
@@ -463,8 +483,8 @@ TEST("forgetIdle: the stacks kept are renumbered, and their samples still count 
     double w = sampleWeight(64 * (stack + 1), kInterval);
     int allocated = 2 + 2 + (stack % 3 == 2 ? 1 : 0);
     int live = stack == 1 ? allocated - 2 : allocated;
-    CHECK(near(totals->allocObjects, allocated * w));
-    CHECK(near(totals->allocBytes, allocated * w * 64 * (stack + 1)));
+    CHECK(near(totals->allocObjects, 2 * w));  // this period's two
+    CHECK(near(totals->allocBytes, 2 * w * 64 * (stack + 1)));
     CHECK(near(totals->inuseObjects, live * w));
     CHECK(near(totals->inuseBytes, live * w * 64 * (stack + 1)));
   }
@@ -473,11 +493,11 @@ TEST("forgetIdle: the stacks kept are renumbered, and their samples still count 
 namespace {
 // runConcurrent: 2 producers record and free while this thread drains, prunes and snapshots.
 // Besides 4 steady stacks, a producer's samples go now and then to one of 8 rotating stacks,
-// freed at once, which it moves through as it goes and comes back to: with forgetIdle they
-// are forgotten while unused and interned again later. Each snapshot's alloc totals are made
-// per period as AllocDelta does (minus the previous snapshot's, 0 for a stack absent from it):
-// their sums must equal what was recorded, with or without forgetting.
-void runConcurrent(bool forgetIdle) {
+// freed at once, which it moves through as it goes and comes back to: with perPeriod they
+// are forgotten while unused and interned again later. The snapshots' per-period alloc totals
+// (perPeriod), or the differences of their cumulative ones (minus the previous snapshot's, 0
+// for a stack absent from it), must add up to what was recorded.
+void runConcurrent(bool perPeriod) {
   constexpr int kProducers = 2;
   constexpr uint64_t kPerProducer = 20000;
   Fixture f(256, 1 << 14);
@@ -554,14 +574,15 @@ void runConcurrent(bool forgetIdle) {
   std::map<Stack, std::pair<double, double>> periodSums;
   int forgotten = 0;
   auto takeSnapshot = [&]() {
-    AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, forgetIdle);
+    AggregateSnapshot snapshot = f.aggregator.snapshot(f.ring, f.table, perPeriod);
     std::map<Stack, std::pair<double, double>> current;
     for (size_t i = 0; i < snapshot.stacks.size(); ++i) {
       const Stack& stack = snapshot.stacks[i];
       current[stack] = {snapshot.totals[i].allocObjects, snapshot.totals[i].allocBytes};
       auto before = previous.find(stack);
-      periodSums[stack].first += current[stack].first - (before == previous.end() ? 0 : before->second.first);
-      periodSums[stack].second += current[stack].second - (before == previous.end() ? 0 : before->second.second);
+      bool cumulative = !perPeriod && before != previous.end();
+      periodSums[stack].first += current[stack].first - (cumulative ? before->second.first : 0);
+      periodSums[stack].second += current[stack].second - (cumulative ? before->second.second : 0);
     }
     for (const auto& [stack, totals] : previous) forgotten += current.count(stack) == 0;
     previous = std::move(current);
@@ -604,7 +625,7 @@ void runConcurrent(bool forgetIdle) {
     CHECK_NEAR(totals == nullptr ? 0.0 : totals->inuseObjects, inuseObjects[k], 1e-9);
     CHECK_NEAR(totals == nullptr ? 0.0 : totals->inuseBytes, inuseBytes[k], 1e-9);
   }
-  if (forgetIdle) {
+  if (perPeriod) {
     // Two periods with no samples: only the stacks with live samples stay.
     takeSnapshot();
     AggregateSnapshot idle = takeSnapshot();
@@ -623,7 +644,7 @@ TEST("concurrent: 2 producers record and free while a drain thread drains, prune
   runConcurrent(false);
 }
 
-TEST("concurrent, forgetting: per-period alloc totals add up to what was recorded though idle stacks come and go") {
+TEST("concurrent, perPeriod: per-period alloc totals add up to what was recorded though idle stacks come and go") {
   runConcurrent(true);
 }
 

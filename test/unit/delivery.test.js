@@ -1,4 +1,4 @@
-// Tests DeliveryQueue and Spool (src/deliver/) with scripted in-test destinations and real temp directories, and AllocDelta (src/model/alloc-delta.ts).
+// Tests DeliveryQueue and Spool (src/deliver/) with scripted in-test destinations and real temp directories.
 'use strict';
 
 const { describe, it, after } = require('node:test');
@@ -10,9 +10,6 @@ const path = require('node:path');
 const { DeliveryQueue } = require('../../dist/deliver/delivery-queue');
 const { DeliveryError } = require('../../dist/deliver/destination');
 const { Spool } = require('../../dist/deliver/spool');
-const { AllocDelta } = require('../../dist/model/alloc-delta');
-const { ALLOC_TYPES, INUSE_TYPES, ProfileBuilder, heapProfileHeader } = require('../../dist/model/builder');
-const { validateProfile } = require('../../dist/model/validate');
 
 const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'allocscope-delivery-'));
 after(() => fs.rmSync(ROOT, { recursive: true, force: true }));
@@ -357,83 +354,5 @@ describe('Spool', () => {
     const bytes = files.reduce((sum, file) => sum + fs.statSync(file).size, 0);
     assert.ok(bytes > 600);
     assert.deepEqual(spool.usage(), { entries: 3, bytes });
-  });
-});
-
-describe('AllocDelta', () => {
-  const T1 = 1_700_000_000_000_000_000n;
-  const T2 = T1 + 1_500_000_000n;
-
-  /** nativeProfile builds a native-like profile: `stacks` maps a stack name to [alloc_objects, alloc_space, inuse_objects, inuse_space]. */
-  function nativeProfile(timeNanos, stacks, order) {
-    const b = new ProfileBuilder(heapProfileHeader({
-      sampleTypes: [...ALLOC_TYPES, ...INUSE_TYPES], intervalBytes: 524288, startNanos: T1 - 10_000_000_000n, timeNanos, comments: ['native'],
-    }));
-    const libc = b.addMapping({ memoryStart: 0x7f0000000000, memoryLimit: 0x7f0000200000, fileOffset: 0, file: '/lib/libc.so.6', buildId: 'abc', hasFunctions: true, hasFilenames: false, hasLineNumbers: false, hasInlineFrames: false });
-    const frames = {
-      malloc: () => b.addressLocation(0x7f0000001234, libc, 'malloc'),
-      node: () => b.addressLocation(0x55000000abcd, undefined, ''),
-      js: () => b.sourceLocation({ name: 'handle', filename: '/app/server.js', startLine: 10, line: 12, column: 5 }, undefined),
-      zlib: () => b.sourceLocation({ name: 'compress', filename: '/app/zip.js', startLine: 3, line: 4, column: 1 }, undefined),
-    };
-    const stackFrames = { A: ['malloc', 'js'], B: ['malloc', 'zlib'], C: ['malloc', 'node', 'js'] };
-    // Locations are interned in `order`, so the same frame has different ids in the two profiles.
-    for (const name of order) frames[name]();
-    for (const [stack, values] of Object.entries(stacks)) b.addSample(stackFrames[stack].map((f) => frames[f]()), values);
-    return b.build();
-  }
-
-  it('turns alloc columns into values per period and leaves in-use columns alone', () => {
-    const delta = new AllocDelta();
-    const first = delta.apply(nativeProfile(T1, { A: [10, 1000, 2, 200], B: [5, 500, 0, 0] }, ['malloc', 'node', 'js', 'zlib']));
-    assert.deepEqual(first.samples.map((s) => s.values), [[10, 1000, 2, 200], [5, 500, 0, 0]]);
-    assert.equal(first.durationNanos, 10_000_000_000);
-
-    const second = delta.apply(nativeProfile(T2, { A: [15, 1600, 3, 300], B: [5, 500, 0, 0], C: [1, 64, 1, 64] }, ['zlib', 'js', 'node', 'malloc']));
-    validateProfile(second);
-    const byLeafCaller = Object.fromEntries(second.samples.map((s) => [s.locations.map((l) => l.lines[0]?.function.name ?? `0x${l.address.toString(16)}`).join('<'), s.values]));
-    assert.deepEqual(byLeafCaller, {
-      'malloc<handle': [5, 600, 3, 300],
-      'malloc<0x55000000abcd<handle': [1, 64, 1, 64],
-    }, 'B allocated nothing this period and holds nothing: it is left out');
-    assert.equal(second.durationNanos, 1_500_000_000);
-    assert.equal(second.timeNanos, T2);
-    assert.equal(second.comments[0], 'native');
-    assert.match(second.comments.at(-1), /per period: allocations since 2023-11-14T22:13:20\.000Z only/);
-
-    const third = delta.apply(nativeProfile(T2 + 1_000_000_000n, { A: [15, 1600, 0, 0] }, ['malloc', 'js']));
-    assert.deepEqual(third.samples, [], 'no allocations and nothing in use');
-  });
-
-  it('remembers only the last profile\'s locations, and a stack that comes back counts from its new totals', () => {
-    /** A profile whose stacks are malloc called from one function each: `stacks` maps a function's address to [alloc_objects, alloc_space]. */
-    function addressProfile(timeNanos, stacks) {
-      const b = new ProfileBuilder(heapProfileHeader({
-        sampleTypes: [...ALLOC_TYPES, ...INUSE_TYPES], intervalBytes: 524288, startNanos: T1 - 10_000_000_000n, timeNanos, comments: [],
-      }));
-      for (const [address, alloc] of stacks) {
-        b.addSample([b.addressLocation(0x7f0000001234, undefined, 'malloc'), b.addressLocation(address, undefined, '')], [...alloc, 0, 0]);
-      }
-      return b.build();
-    }
-    const valuesByCaller = (profile) => Object.fromEntries(profile.samples.map((s) => [s.locations[1].address.toString(16), s.values.slice(0, 2)]));
-    const steady = 0x1000;
-    const delta = new AllocDelta();
-    const sizes = [];
-    for (let period = 1; period <= 100; period++) {
-      // A steady stack, and one that lives a single period (as JIT code's stacks come and go).
-      delta.apply(addressProfile(T1 + BigInt(period) * 1_000_000_000n, [[steady, [period, 100 * period]], [0x100000 + period, [1, 8]]]));
-      sizes.push(delta.locationNumbers.size);
-    }
-    assert.deepEqual(new Set(sizes), new Set([3]), 'malloc, the steady caller and this period\'s other caller');
-
-    // A stack forgotten by the native profiler (absent for a period) comes back with totals from zero.
-    const back = 0x200000;
-    let time = T2 + 1_000_000_000_000n;
-    const next = () => (time += 1_000_000_000n);
-    assert.deepEqual(valuesByCaller(delta.apply(addressProfile(next(), [[steady, [101, 10100]], [back, [40, 4000]]]))), { 1000: [1, 100], 200000: [40, 4000] });
-    assert.deepEqual(valuesByCaller(delta.apply(addressProfile(next(), [[steady, [102, 10200]]]))), { 1000: [1, 100] });
-    assert.deepEqual(valuesByCaller(delta.apply(addressProfile(next(), [[steady, [103, 10300]], [back, [3, 300]]]))), { 1000: [1, 100], 200000: [3, 300] },
-      'its allocations of this period, not their difference with what it had before it was forgotten');
   });
 });
