@@ -101,6 +101,8 @@ Napi::Value translateNativeProfile(Napi::Env env, const aggregate::AggregateSnap
     inuseObjects.push_back(totals.inuseObjects);
     inuseBytes.push_back(totals.inuseBytes);
   }
+  // A long-running service would otherwise keep every page of names it ever looked up in its RSS.
+  symbolizer.releasePages();
 
   Napi::Array jsObjects = Napi::Array::New(env, objects.size());
   for (size_t i = 0; i < objects.size(); ++i) {

@@ -50,6 +50,12 @@ class MappedFile {
   const uint8_t* data() const { return d_data; }
   size_t size() const { return d_size; }
 
+  // releasePages drops the file's pages from this process's resident set. They stay in the
+  // page cache, and a later read faults back in what it touches.
+  void releasePages() const {
+    if (d_data) madvise(const_cast<uint8_t*>(d_data), d_size, MADV_DONTNEED);
+  }
+
  private:
   const uint8_t* d_data = nullptr;
   size_t d_size = 0;
@@ -312,9 +318,18 @@ ObjectSymbols& Symbolizer::symbolsOf(size_t index) {
     readFileSymbols(object, table.get());
   }
   sortSymbols(table.get());
+  // Reading and sorting the symbols touched the whole symbol and string tables (10 MiB for
+  // /usr/bin/node), which would otherwise count in the host's RSS for as long as it runs.
+  if (table->file) table->file->releasePages();
   d_tableOf[index] = static_cast<int32_t>(d_tables.size());
   d_tables.push_back(std::move(table));
   return *d_tables.back();
+}
+
+void Symbolizer::releasePages() {
+  for (const auto& table : d_tables) {
+    if (table->file) table->file->releasePages();
+  }
 }
 
 Frame Symbolizer::lookup(uintptr_t pc) {

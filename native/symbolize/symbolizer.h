@@ -51,6 +51,9 @@ class Symbolizer {
   // noreturn function) is not attributed to the next function. Frame::object points into
   // objects() and stays valid for this Symbolizer's lifetime.
   Frame lookup(uintptr_t pc);
+  // releasePages takes the pages of the symbol files that lookups read (each fault maps up to
+  // 64 KiB around the name it reads) out of the process's resident set: call it after a batch.
+  void releasePages();
 
  private:
   // Symbols of the object at objects()[index], read from its file on first use.

@@ -187,6 +187,15 @@ describe('native', () => {
     for (const p of r.periods) assert.match(p.comment, /^alloc_objects and alloc_space are per period: allocations since \S+Z only \(delta profile\)$/);
   });
 
+  it('keeps the node binary\'s symbol tables out of the host\'s RSS once it has read them', () => {
+    // node's .symtab and .strtab are ~10 MiB; reading and sorting them touched all of it, and
+    // each name looked up since faults in up to 64 KiB around it: 10 MiB stayed resident.
+    const r = scenario('symbol-rss');
+    assert.ok(r.nodeFunctionsNamed > 0, 'frames in node were named');
+    assert.equal(r.wholeFileMappings.length, 1, `one mapping of the whole node binary: ${JSON.stringify(r)}`);
+    assert.ok(r.wholeFileMappings[0].rssKiB < 1024, `${r.wholeFileMappings[0].rssKiB} KiB of the ${(r.fileBytes / 1048576).toFixed(0)} MiB file resident`);
+  });
+
   it('counts a fresh native thread\'s allocations right after its first sample', () => {
     // 4 threads each allocate 512 blocks of 4 KiB at intervalBytes 16, so every block is sampled.
     const r = scenario('thread-accuracy', [4, 2 * MiB, 4096, 16]);

@@ -437,6 +437,20 @@ void testNodeBinary() {
     if (again.functionStart != frame.functionStart) roundTrip = false;
   }
   check(roundTrip, "looking up a functionStart resolves to the same symbol");
+
+  // Names read after releasePages() (their pages faulted back in from the file) are the same,
+  // for functions looked up before and for new ones.
+  std::vector<std::string> before;
+  for (size_t i = 0; i < 4000; ++i) before.push_back(symbolizer.lookup(pcs[i]).function);
+  Symbolizer fresh(objects);
+  std::vector<std::string> fromFresh;
+  for (size_t i = 4000; i < 8000; ++i) fromFresh.push_back(fresh.lookup(pcs[i]).function);
+  symbolizer.releasePages();
+  fresh.releasePages();
+  bool same = true;
+  for (size_t i = 0; i < 4000; ++i) same = same && symbolizer.lookup(pcs[i]).function == before[i];
+  for (size_t i = 4000; i < 8000; ++i) same = same && symbolizer.lookup(pcs[i]).function == fromFresh[i - 4000];
+  check(same, "lookups after releasePages() name the same functions");
 }
 
 // Speed is measured in bench/, not asserted here: the time is noted for the log only.
