@@ -13,6 +13,10 @@ namespace allocscope::sampler {
 // (sampler.h), so estimates stay unbiased while the interval moves.
 class SampleBudget {
  public:
+  // 1 TiB: far beyond any allocation rate, and exact in a double. Also the widest a backlog
+  // makes the interval (sampler.h, widenForBacklog).
+  static constexpr uint64_t kWidestIntervalBytes = uint64_t{1} << 40;
+
   // maxPerSecond 0 turns the budget off: the interval stays the configured one.
   SampleBudget(uint64_t configuredIntervalBytes, double maxPerSecond)
       : d_configured(configuredIntervalBytes), d_maxPerSecond(maxPerSecond) {}
@@ -32,7 +36,7 @@ class SampleBudget {
     // Samples are a Poisson count of the bytes allocated: samples x interval estimates them.
     double bytesPerSecond = static_cast<double>(samples) * static_cast<double>(currentIntervalBytes) / seconds;
     double wanted = std::max(static_cast<double>(d_configured), bytesPerSecond / d_maxPerSecond);
-    wanted = std::min(wanted, kLargestIntervalBytes);
+    wanted = std::min(wanted, static_cast<double>(kWidestIntervalBytes));
     // Small moves are noise in the count (about 10% at 100 samples): keep the interval, so that
     // a steady service samples at one interval. Back to the configured one exactly, though.
     double current = static_cast<double>(currentIntervalBytes);
@@ -45,8 +49,6 @@ class SampleBudget {
 
  private:
   static constexpr double kHysteresis = 1.25;
-  // 1 TiB: far beyond any allocation rate, and small enough to stay exact in a double.
-  static constexpr double kLargestIntervalBytes = 1099511627776.0;
   uint64_t d_configured;
   double d_maxPerSecond;
 };

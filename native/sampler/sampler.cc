@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "sampler/sample-budget.h"
+
 namespace allocscope::sampler {
 std::atomic<uint64_t> g_intervalBytes{0};
 std::atomic<uint32_t> g_session{0};
@@ -45,7 +47,7 @@ __attribute__((noinline, cold)) uint64_t onCountdownCrossed(ThreadState& state, 
 }
 
 bool widenForBacklog(uint64_t sampledAt) {
-  constexpr uint64_t kWidest = uint64_t{1} << 40;  // as the sample budget's widest
+  constexpr uint64_t kWidest = SampleBudget::kWidestIntervalBytes;
   if (sampledAt == 0 || sampledAt >= kWidest) return false;
   uint64_t expected = sampledAt;
   return g_intervalBytes.compare_exchange_strong(expected, std::min(sampledAt * 2, kWidest),
