@@ -17,7 +17,13 @@ describe('allocscope leaks', () => {
     // --no-turbo-inlining: V8's samplers see physical frames only, and an inlined leak would show
     // under its caller (a documented limitation); the service's functions are small enough to be
     // inlined into its request loop.
-    const run = runCli(['run', '--out', dir, '--every', '1', '--', process.execPath, '--no-turbo-inlining', SERVICE, '10'], { timeout: 90_000 });
+    // 128 KiB intervals, the native one fixed: the slowest leaks (rememberSession, ~1.2 MB/s, and
+    // connectStreamingClient, ~3.2 MB/s among ~160 MB/s of churn) would otherwise gain about 2
+    // samples a second at the default 512 KiB and the 100/s budget's ~1.6 MiB, and a 1 s period
+    // then stays flat often enough (docs/sampling.md, "Leak detection") to fail this test about
+    // once in a hundred runs. It did once in CI.
+    const sampling = ['--interval', '128k', '--native-interval', '128k', '--native-max-rate', '0'];
+    const run = runCli(['run', '--out', dir, '--every', '1', ...sampling, '--', process.execPath, '--no-turbo-inlining', SERVICE, '10'], { timeout: 90_000 });
     assert.equal(run.status, 0, run.stderr);
     const leaks = runCli(['leaks', '--json', dir]);
     assert.equal(leaks.status, 0, leaks.stderr);
