@@ -63,7 +63,9 @@ describe('mixed stacks: native samples carry their JS frames', () => {
   });
 
   it('finds typed arrays\' backing stores under the JS function that keeps them, within 25%', () => {
-    const { result, profile } = runScenario('typed-arrays', 64);
+    // 128 MiB of 64 KiB arrays: the estimate's spread is ~6% (60 runs at 64 MiB under the ASan
+    // addon: 0.83-1.24, SD ~8.5%, and one of 1.39 in a suite run), so 25% is over 4 SD.
+    const { result, profile } = runScenario('typed-arrays', 128);
     const estimate = inuseUnder(profile, 'keepTypedArrays', SCENARIO);
     const error = Math.abs(estimate - result.keptBytes) / result.keptBytes;
     assert.ok(error < 0.25, `estimated ${estimate} bytes under keepTypedArrays, kept ${result.keptBytes}; ${profile.comments.join(' | ')}`);
