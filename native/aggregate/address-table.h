@@ -11,13 +11,13 @@
 namespace allocscope::aggregate {
 
 // AddressTable answers, on every hooked free, "was this address sampled?". Most frees are of
-// unsampled blocks, so a free first reads one byte of a counting prefilter (address-filter.h)
-// and stops when it is 0: probing the table itself on every free would cost 3-5 ns. Inserts and
+// unsampled blocks, so a free first reads the counts of a two-level prefilter (address-filter.h)
+// and stops at a 0: probing the table itself on every free would cost 3-5 ns. Inserts and
 // removes are lock-free (CAS on the key); a key is owned by one thread at a time because an
 // address is live at most once. Probing is bounded: an insert that finds no cell within
-// kMaxProbe gives up and the sample is dropped and counted. Storage (cells and filter) is
-// allocated up front by the caller, apart: the hooks reach a filter in the addon's own data with
-// no pointer to load.
+// kMaxProbe gives up and the sample is dropped and counted. Storage (cells and prefilter) is
+// allocated up front by the caller, apart: the hooks reach a prefilter in the addon's own data
+// with no pointer to load.
 class AddressTable {
  public:
   static constexpr uintptr_t kEmpty = 0;

@@ -13,6 +13,7 @@ namespace allocscope::aggregate {
 SampleRecorder* SampleRecorder::s_instance = nullptr;
 
 alignas(64) std::atomic<uint64_t> g_addressFilter[filterWords(SampleRecorder::kFilterSlots)];
+alignas(64) std::atomic<uint64_t> g_addressSummary[summaryWords(SampleRecorder::kFilterSlots)];
 
 bool SampleRecorder::create() {
   if (s_instance != nullptr) return true;
@@ -31,8 +32,8 @@ bool SampleRecorder::create() {
 SampleRecorder::SampleRecorder(void* ringStorage, void* tableStorage, size_t storageBytes)
     : d_ring(ringStorage, kRingCapacity),
       d_table(tableStorage, kTableCapacity,
-              AddressFilter(g_addressFilter, kFilterSlots)),
-      d_storageBytes(storageBytes + sizeof(g_addressFilter)) {}
+              AddressFilter(g_addressFilter, g_addressSummary, kFilterSlots)),
+      d_storageBytes(storageBytes + sizeof(g_addressFilter) + sizeof(g_addressSummary)) {}
 
 void SampleRecorder::clear() {
   // Records the last session pushed after its final drain must not count in the next one.

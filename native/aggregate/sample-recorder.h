@@ -77,15 +77,17 @@ class SampleRecorder {
   size_t d_storageBytes;
 };
 
-// The address table's filter, in the addon's own data: the free hook finds it with no load.
+// The address table's filter and its summary, in the addon's own data: the free hook finds them
+// with no load.
 extern std::atomic<uint64_t> g_addressFilter[filterWords(SampleRecorder::kFilterSlots)];
+extern std::atomic<uint64_t> g_addressSummary[summaryWords(SampleRecorder::kFilterSlots)];
 
-// mayBeSampled is all a hooked free does for an unsampled block: one 2-bit count of the static
-// filter at a constant mask. Only for a sampled (or colliding) address is it true, and the hook
-// goes on to forgetSampled.
+// mayBeSampled is all a hooked free does for an unsampled block: one 4-bit count of the static
+// summary, and only when that is not 0, one 2-bit count of the filter. Only for a sampled (or
+// colliding) address is it true, and the hook goes on to forgetSampled.
 inline bool mayBeSampled(void* address) {
   size_t slot = filterSlot(reinterpret_cast<uintptr_t>(address), SampleRecorder::kFilterSlots - 1);
-  return address != nullptr && filterMayContain(g_addressFilter, slot);
+  return address != nullptr && filterMayContain(g_addressSummary, g_addressFilter, slot);
 }
 
 }  // namespace allocscope::aggregate

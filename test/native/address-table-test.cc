@@ -1,5 +1,5 @@
 // Unit tests of native/aggregate/address-table.h: insert/remove/mayContain, tombstones, the
-// prefilter (2-bit counts packed in words; saturation never hides a live address), bounded probing, forEachLive,
+// prefilter (2-bit counts packed in words behind 4-bit summary counts; saturation never hides a live address), bounded probing, forEachLive,
 // and concurrent inserts/removes of disjoint addresses while snapshots run.
 #include "aggregate/address-table.h"
 
@@ -184,6 +184,44 @@ TEST("prefilter: the 32 slots packed in one word keep their own counts") {
   }
   for (size_t slot = 0; slot < kFilter; ++slot) wrong += table.mayContain(addressWith(random, 3, kCapacity, slot, kFilter));
   CHECK_EQ(wrong, 0);
+}
+
+TEST("prefilter summary: one count per 16 slots, exact below 15, saturated at 15 and stuck, never hiding a live address") {
+  using allocscope::aggregate::SummaryCounts;
+  constexpr size_t kCapacity = 1 << 12, kFilter = 1 << 10;
+  OwnedTable owned(kCapacity, kFilter);
+  AddressTable& table = owned.table;
+  std::mt19937_64 random(12);
+  auto summaryOf = [&](size_t slot) {
+    size_t group = slot >> allocscope::aggregate::kSummaryShift;
+    return (owned.summary[group / SummaryCounts::kPerWord].load() >> SummaryCounts::shift(group)) & SummaryCounts::kMax;
+  };
+  // Group 5 covers slots 80..95: one address in each of 14 of them counts 14 there and nowhere else.
+  std::vector<uintptr_t> group;
+  for (size_t slot = 80; slot < 94; ++slot) group.push_back(addressWith(random, slot * 3, kCapacity, slot, kFilter));
+  for (size_t i = 0; i < group.size(); ++i) REQUIRE(table.insert(group[i], i + 1));
+  CHECK_EQ(summaryOf(80), uint64_t{14});
+  CHECK_EQ(summaryOf(79), uint64_t{0});
+  CHECK_EQ(summaryOf(96), uint64_t{0});
+  // A slot of the group with no address of its own: the summary says maybe, the filter says no.
+  CHECK(!table.mayContain(addressWith(random, 11, kCapacity, 95, kFilter)));
+  // Removing them all brings the count back to exactly 0.
+  for (size_t i = 0; i < group.size(); ++i) REQUIRE(table.remove(group[i]) == i + 1);
+  CHECK_EQ(summaryOf(80), uint64_t{0});
+  // 20 live addresses saturate it at 15; every one stays visible while the others go.
+  std::vector<uintptr_t> crowd;
+  for (size_t i = 0; i < 20; ++i) crowd.push_back(addressWith(random, i * 7, kCapacity, 80 + i % 16, kFilter));
+  for (size_t i = 0; i < crowd.size(); ++i) REQUIRE(table.insert(crowd[i], i + 1));
+  CHECK_EQ(summaryOf(80), SummaryCounts::kMax);
+  int falseNegatives = 0;
+  for (size_t i = 0; i < crowd.size(); ++i) {
+    for (size_t j = i; j < crowd.size(); ++j) falseNegatives += !table.mayContain(crowd[j]);
+    REQUIRE(table.remove(crowd[i]) == i + 1);
+  }
+  CHECK_EQ(falseNegatives, 0);
+  CHECK_EQ(summaryOf(80), SummaryCounts::kMax);  // documented: stuck until clear()
+  table.clear();
+  CHECK_EQ(summaryOf(80), uint64_t{0});
 }
 
 TEST("prefilter: a saturated bucket (300 live in one count) never hides a live address") {

@@ -13,13 +13,15 @@ struct OwnedTable {
   OwnedTable(size_t capacity, size_t filterSize)
       : storage(::operator new(allocscope::aggregate::AddressTable::bytesFor(capacity), std::align_val_t(64))),
         words(allocscope::aggregate::filterWords(filterSize)),
-        table(storage, capacity, allocscope::aggregate::AddressFilter(words.data(), filterSize)) {}
+        summary(allocscope::aggregate::summaryWords(filterSize)),
+        table(storage, capacity, allocscope::aggregate::AddressFilter(words.data(), summary.data(), filterSize)) {}
   ~OwnedTable() { ::operator delete(storage, std::align_val_t(64)); }
   OwnedTable(const OwnedTable&) = delete;
   OwnedTable& operator=(const OwnedTable&) = delete;
 
   void* storage;
   std::vector<std::atomic<uint64_t>> words;
+  std::vector<std::atomic<uint64_t>> summary;
   allocscope::aggregate::AddressTable table;
 };
 
