@@ -80,6 +80,11 @@ size_t ElfImage::readSymbolSection(const Elf64_Shdr& table,
   }
   const char* stringData = reinterpret_cast<const char*>(d_data + strings.sh_offset);
   uint64_t symbolCount = table.sh_size / sizeof(Elf64_Sym);
+  // One allocation, not a doubling series: glibc raises its mmap and trim thresholds for the
+  // whole process to the size of each mmapped block freed (up to 32 MiB), and the blocks a
+  // growing vector of node's symbols frees (1.5 MiB) would change how the host's own heap
+  // behaves. The pages reserved for entries that are not functions are never touched.
+  out->reserve(out->size() + symbolCount);
   size_t appended = 0;
   for (uint64_t i = 0; i < symbolCount; ++i) {
     Elf64_Sym symbol;
