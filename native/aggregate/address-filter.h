@@ -41,9 +41,10 @@ struct PackedCounts {
   static constexpr size_t words(size_t slots) { return (slots + kPerWord - 1) / kPerWord; }
   static int shift(size_t slot) { return static_cast<int>(slot % kPerWord) * kBits; }
 
-  static bool nonZero(const std::atomic<uint64_t>* words, size_t slot) {
+  static uint64_t count(const std::atomic<uint64_t>* words, size_t slot) {
     return (words[slot / kPerWord].load(std::memory_order_relaxed) >> shift(slot)) & kMax;
   }
+  static bool nonZero(const std::atomic<uint64_t>* words, size_t slot) { return count(words, slot) != 0; }
 
   static void adjust(std::atomic<uint64_t>* words, size_t slot, int delta) {
     std::atomic<uint64_t>& word = words[slot / kPerWord];

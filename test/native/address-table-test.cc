@@ -192,10 +192,7 @@ TEST("prefilter summary: one count per 16 slots, exact below 15, saturated at 15
   OwnedTable owned(kCapacity, kFilter);
   AddressTable& table = owned.table;
   std::mt19937_64 random(12);
-  auto summaryOf = [&](size_t slot) {
-    size_t group = slot >> allocscope::aggregate::kSummaryShift;
-    return (owned.summary[group / SummaryCounts::kPerWord].load() >> SummaryCounts::shift(group)) & SummaryCounts::kMax;
-  };
+  auto summaryOf = [&](size_t slot) { return SummaryCounts::count(owned.summary.data(), slot >> allocscope::aggregate::kSummaryShift); };
   // Group 5 covers slots 80..95: one address in each of 14 of them counts 14 there and nowhere else.
   std::vector<uintptr_t> group;
   for (size_t slot = 80; slot < 94; ++slot) group.push_back(addressWith(random, slot * 3, kCapacity, slot, kFilter));
