@@ -39,7 +39,8 @@
         "native/session/translate-native-profile.cc",
         "native/symbolize/symbolizer.cc",
         "native/symbolize/elf-image.cc",
-        "native/format/gzip-worker.cc"
+        "native/format/gzip-worker.cc",
+        "native/util/private-heap.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -8,7 +8,7 @@
 
 namespace allocscope::aggregate {
 
-size_t Aggregator::StackHash::operator()(const std::vector<uintptr_t>& frames) const {
+size_t Aggregator::StackHash::operator()(const Frames& frames) const {
   uint64_t hash = 0xcbf29ce484222325ull;
   for (uintptr_t frame : frames) hash = (hash ^ frame) * 0x100000001b3ull;
   return static_cast<size_t>(hash);
@@ -25,11 +25,11 @@ void Aggregator::setStackTranslator(StackTranslator translate) {
   d_translate = translate;
 }
 
-int64_t Aggregator::internLocked(const std::vector<uintptr_t>& raw) {
+int64_t Aggregator::internLocked(const Frames& raw) {
   auto known = d_rawStackIds.find(raw);
   if (known != d_rawStackIds.end()) return known->second;
   if (bytesUsedLocked() >= d_maxBytes) return -1;
-  std::vector<uintptr_t> frames = raw;
+  Frames frames = raw;
   if (d_translate != nullptr) d_translate(frames.data(), frames.size());
   auto [entry, added] = d_stackIds.try_emplace(frames, static_cast<uint32_t>(d_stacks.size()));
   if (added) {
@@ -45,7 +45,7 @@ int64_t Aggregator::internLocked(const std::vector<uintptr_t>& raw) {
 }
 
 void Aggregator::drainLocked(SampleRing& ring) {
-  std::vector<uintptr_t> frames;
+  Frames frames;
   // At most a ringful: all that was published when the drain began, and no more, so that
   // producers as fast as the drain cannot keep it here (the drain thread has a budget to keep).
   for (size_t left = ring.capacity(); left > 0 && ring.tryPop([&](const ring::SampleRecord& record) {
@@ -76,8 +76,9 @@ AggregateSnapshot Aggregator::snapshot(SampleRing& ring, const AddressTable& tab
   // After pruning, so that a stack whose samples were all freed counts as having none live.
   if (perPeriod) forgetIdleLocked();
   AggregateSnapshot result;
-  result.stacks = d_stacks;
-  result.totals = d_totals;
+  result.stacks.reserve(d_stacks.size());
+  for (const Frames& stack : d_stacks) result.stacks.emplace_back(stack.begin(), stack.end());
+  result.totals.assign(d_totals.begin(), d_totals.end());
   if (perPeriod) {
     // Every stack left was sampled in the period or has samples live: none is all zeros.
     for (size_t id = 0; id < d_periodAlloc.size(); ++id) {

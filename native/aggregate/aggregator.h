@@ -3,11 +3,10 @@
 
 #include <cstdint>
 #include <mutex>
-#include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "aggregate/sample-recorder.h"
+#include "util/private-heap.h"
 
 namespace allocscope::aggregate {
 
@@ -25,7 +24,7 @@ struct AggregateSnapshot {
   uint64_t liveSamples = 0;
   // Names of frames in objects unloaded since they were sampled (the symbolizer cannot read
   // those any more), by return address.
-  std::unordered_map<uintptr_t, std::string> unloadedFrameNames;
+  util::PrivateHashMap<uintptr_t, util::PrivateString> unloadedFrameNames;
 };
 
 // Aggregator is the single consumer of the ring. It runs on the drain thread and on the thread
@@ -59,8 +58,11 @@ class Aggregator {
   uint64_t droppedStackTableFull() const;
 
  private:
+  // The tables live on the private heap (util/private-heap.h): drains and snapshots also run
+  // on the host's threads, and the tables outlive everything the host allocates around them.
+  using Frames = util::PrivateVector<uintptr_t>;
   struct StackHash {
-    size_t operator()(const std::vector<uintptr_t>& frames) const;
+    size_t operator()(const Frames& frames) const;
   };
   struct LiveSample {
     uint32_t stack;
@@ -77,25 +79,25 @@ class Aggregator {
   size_t bytesUsedLocked() const;
 
   // internLocked returns the id of a raw stack's (translated) stack, or -1 past the budget.
-  int64_t internLocked(const std::vector<uintptr_t>& raw);
+  int64_t internLocked(const Frames& raw);
 
   mutable std::mutex d_mutex;
   StackTranslator d_translate = nullptr;
   // Raw stacks to their stack id, so each is translated once; stacks by their translated frames.
-  std::unordered_map<std::vector<uintptr_t>, uint32_t, StackHash> d_rawStackIds;
-  std::unordered_map<std::vector<uintptr_t>, uint32_t, StackHash> d_stackIds;
-  std::vector<std::vector<uintptr_t>> d_stacks;
-  std::vector<StackTotals> d_totals;
+  util::PrivateHashMap<Frames, uint32_t, StackHash> d_rawStackIds;
+  util::PrivateHashMap<Frames, uint32_t, StackHash> d_stackIds;
+  util::PrivateVector<Frames> d_stacks;
+  util::PrivateVector<StackTotals> d_totals;
   // Per stack, what was allocated since the last perPeriod snapshot.
   struct PeriodAlloc {
     double objects = 0;
     double bytes = 0;
   };
-  std::vector<PeriodAlloc> d_periodAlloc;
+  util::PrivateVector<PeriodAlloc> d_periodAlloc;
   // Per stack, the epoch of its last drained sample; perPeriod snapshots advance d_epoch.
-  std::vector<uint64_t> d_sampledEpoch;
+  util::PrivateVector<uint64_t> d_sampledEpoch;
   uint64_t d_epoch = 0;
-  std::unordered_map<uint64_t, LiveSample> d_live;
+  util::PrivateHashMap<uint64_t, LiveSample> d_live;
   size_t d_frameCount = 0;
   size_t d_maxBytes = SIZE_MAX;
   uint64_t d_droppedStackTableFull = 0;

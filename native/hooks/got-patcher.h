@@ -6,8 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
-#include <unordered_map>
 #include <vector>
+
+#include "util/private-heap.h"
 
 namespace allocscope::hooks {
 
@@ -51,7 +52,7 @@ class GotPatcher {
   uintptr_t d_ownBase;
   mutable std::mutex d_mutex;
   bool d_active = false;
-  std::unordered_map<void**, PatchedSlot> d_slots;
+  util::PrivateHashMap<void**, PatchedSlot> d_slots;
 };
 
 }  // namespace allocscope::hooks

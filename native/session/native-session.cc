@@ -138,7 +138,7 @@ void NativeSession::nameUnloadedFrames(std::vector<symbolize::LoadedObject> unlo
   for (const auto& object : symbolizer.objects()) {
     for (uintptr_t pc : d_aggregator.framesWithin(object.start, object.limit)) {
       std::string name = symbolizer.lookup(pc - 1).function;
-      if (!name.empty()) d_unloadedFrameNames[pc] = std::move(name);
+      if (!name.empty()) d_unloadedFrameNames[pc] = util::PrivateString(name);
     }
   }
 }

@@ -7,7 +7,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "aggregate/aggregator.h"
@@ -77,7 +76,7 @@ class NativeSession {
   std::unique_ptr<hooks::GotPatcher> d_patcher;
   aggregate::Aggregator d_aggregator;
   // Function names of frames in objects unloaded since start, by return address.
-  std::unordered_map<uintptr_t, std::string> d_unloadedFrameNames;
+  util::PrivateHashMap<uintptr_t, util::PrivateString> d_unloadedFrameNames;
   std::thread d_drainThread;
   std::atomic<bool> d_drainStop{false};
 };

@@ -47,7 +47,7 @@ bool ElfImage::section(uint64_t index, Elf64_Shdr* out) const {
   return read(d_header.e_shoff + index * sizeof(Elf64_Shdr), out);
 }
 
-void ElfImage::readFunctionSymbols(std::vector<FunctionSymbol>* symbols) const {
+void ElfImage::readFunctionSymbols(util::PrivateVector<FunctionSymbol>* symbols) const {
   if (!d_valid) return;
   uint64_t count = sectionCount();
   // A count larger than the file can hold is damage; the per-section reads would fail anyway,
@@ -71,7 +71,7 @@ void ElfImage::readFunctionSymbols(std::vector<FunctionSymbol>* symbols) const {
 }
 
 size_t ElfImage::readSymbolSection(const Elf64_Shdr& table,
-                                   std::vector<FunctionSymbol>* out) const {
+                                   util::PrivateVector<FunctionSymbol>* out) const {
   Elf64_Shdr strings;
   if (table.sh_entsize != sizeof(Elf64_Sym) || !inBounds(table.sh_offset, table.sh_size, d_size) ||
       !section(table.sh_link, &strings) || strings.sh_type != SHT_STRTAB ||
@@ -80,10 +80,8 @@ size_t ElfImage::readSymbolSection(const Elf64_Shdr& table,
   }
   const char* stringData = reinterpret_cast<const char*>(d_data + strings.sh_offset);
   uint64_t symbolCount = table.sh_size / sizeof(Elf64_Sym);
-  // One allocation, not a doubling series: glibc raises its mmap and trim thresholds for the
-  // whole process to the size of each mmapped block freed (up to 32 MiB), and the blocks a
-  // growing vector of node's symbols frees (1.5 MiB) would change how the host's own heap
-  // behaves. The pages reserved for entries that are not functions are never touched.
+  // One allocation, not a doubling series of copies (node's table is ~70,000 functions). The
+  // pages reserved for entries that are not functions are never touched.
   out->reserve(out->size() + symbolCount);
   size_t appended = 0;
   for (uint64_t i = 0; i < symbolCount; ++i) {

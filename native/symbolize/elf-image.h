@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "util/private-heap.h"
+
 namespace allocscope::symbolize {
 
 // A function symbol as found in the file: link-time address, not yet moved by the load bias.
@@ -38,7 +40,7 @@ class ElfImage {
   // Appends the defined, named STT_FUNC and STT_GNU_IFUNC symbols with a nonzero value from
   // .symtab, or from .dynsym when there is no .symtab with any (a stripped file). Unsorted.
   // Names past the first 4 GiB of the image are not representable, and such symbols are left out.
-  void readFunctionSymbols(std::vector<FunctionSymbol>* symbols) const;
+  void readFunctionSymbols(util::PrivateVector<FunctionSymbol>* symbols) const;
 
   // The program headers that lie inside the image; empty when the table is damaged.
   std::vector<Elf64_Phdr> programHeaders() const;
@@ -52,7 +54,7 @@ class ElfImage {
   uint64_t sectionCount() const;
   bool section(uint64_t index, Elf64_Shdr* out) const;
   // Appends from the symbol section at index; returns how many symbols were appended.
-  size_t readSymbolSection(const Elf64_Shdr& symbols, std::vector<FunctionSymbol>* out) const;
+  size_t readSymbolSection(const Elf64_Shdr& symbols, util::PrivateVector<FunctionSymbol>* out) const;
 
   const uint8_t* d_data;
   size_t d_size;

@@ -71,12 +71,12 @@ struct ObjectSymbols {
   // for the few functions looked up. Null for the vdso, whose image is always mapped.
   std::unique_ptr<MappedFile> file;
   const char* image = nullptr;  // the bytes that FunctionSymbol::nameOffset counts from
-  std::vector<FunctionSymbol> symbols;
+  util::PrivateVector<FunctionSymbol> symbols;
   // maxEnd[i] is the highest value + size among symbols[0..i]: the walk back for a symbol that
   // encloses the pc stops as soon as no earlier symbol can reach it.
-  std::vector<uint64_t> maxEnd;
+  util::PrivateVector<uint64_t> maxEnd;
   // Demangled names by symbol index: the same few hot functions are looked up over and over.
-  std::unordered_map<uint32_t, std::string> demangled;
+  util::PrivateHashMap<uint32_t, util::PrivateString> demangled;
 
   std::string_view name(const FunctionSymbol& symbol) const {
     return std::string_view(image + symbol.nameOffset, symbol.nameLength);
@@ -249,7 +249,7 @@ ptrdiff_t findSymbol(const ObjectSymbols& table, uint64_t address, uint64_t lowe
   return -1;
 }
 
-const std::string& demangledName(ObjectSymbols& table, uint32_t index) {
+const util::PrivateString& demangledName(ObjectSymbols& table, uint32_t index) {
   auto cached = table.demangled.find(index);
   if (cached != table.demangled.end()) return cached->second;
   // A copy, because the demangler needs a NUL where the name in the file may have "@VERSION".
@@ -262,7 +262,7 @@ const std::string& demangledName(ObjectSymbols& table, uint32_t index) {
     if (status == 0 && demangled) result = demangled;
     std::free(demangled);
   }
-  return table.demangled.emplace(index, std::move(result)).first->second;
+  return table.demangled.emplace(index, util::PrivateString(result)).first->second;
 }
 
 }  // namespace

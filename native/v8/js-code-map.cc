@@ -71,19 +71,19 @@ void JsCodeMap::beforeChange() const {
   if (auto drainPending = d_beforeChange.load(std::memory_order_acquire)) drainPending();
 }
 
-void JsCodeMap::add(const void* isolate, uintptr_t start, size_t size, JsFrame frame) {
+void JsCodeMap::add(const void* isolate, uintptr_t start, size_t size, const JsFrame& frame) {
   if (size == 0) return;
   beforeChange();
   std::lock_guard<std::mutex> lock(d_mutex);
-  d_code.add(isolate, start, start + size, internLocked(std::move(frame)));
+  d_code.add(isolate, start, start + size, internLocked(frame));
   widenSpanLocked(start, start + size);
 }
 
-void JsCodeMap::addBytecode(const void* isolate, uintptr_t start, size_t size, JsFrame frame) {
+void JsCodeMap::addBytecode(const void* isolate, uintptr_t start, size_t size, const JsFrame& frame) {
   if (size == 0) return;
   beforeChange();
   std::lock_guard<std::mutex> lock(d_mutex);
-  d_bytecode.add(isolate, start, start + size, internLocked(std::move(frame)));
+  d_bytecode.add(isolate, start, start + size, internLocked(frame));
   if (d_bytecode.size() > kMaxBytecodeRanges) d_bytecode.forgetUnused();
 }
 
@@ -131,17 +131,22 @@ uintptr_t JsCodeMap::translateLocked(uintptr_t pc) {
 JsFrame JsCodeMap::frame(uintptr_t tagged) const {
   uintptr_t id = tagged & ~kJsFrameTag;
   std::lock_guard<std::mutex> lock(d_mutex);
-  return id < d_frames.size() ? d_frames[id] : JsFrame{};
+  if (id >= d_frames.size()) return JsFrame{};
+  const StoredFrame& stored = d_frames[id];
+  return {std::string(stored.function), std::string(stored.script), stored.line, stored.column};
 }
 
-uint32_t JsCodeMap::internLocked(JsFrame frame) {
-  std::string key = frame.function + '\0' + frame.script + '\0' + std::to_string(frame.line) + ':' +
-                    std::to_string(frame.column);
+uint32_t JsCodeMap::internLocked(const JsFrame& frame) {
+  util::PrivateString key(frame.function);
+  key += '\0';
+  key += frame.script;
+  key += '\0';
+  key += std::to_string(frame.line) + ':' + std::to_string(frame.column);
   size_t keyBytes = key.size();
   auto [entry, added] = d_frameIds.try_emplace(std::move(key), static_cast<uint32_t>(d_frames.size()));
   if (added) {
     d_frameBytes += keyBytes + frame.function.size() + frame.script.size();
-    d_frames.push_back(std::move(frame));
+    d_frames.push_back({util::PrivateString(frame.function), util::PrivateString(frame.script), frame.line, frame.column});
   }
   return entry->second;
 }
@@ -149,7 +154,7 @@ uint32_t JsCodeMap::internLocked(JsFrame frame) {
 size_t JsCodeMap::bytesUsed() const {
   std::lock_guard<std::mutex> lock(d_mutex);
   // Tree and hash nodes with their overheads, estimated; strings counted as they were added.
-  return (d_code.size() + d_bytecode.size()) * 64 + d_frames.size() * (sizeof(JsFrame) + 64) + d_frameBytes;
+  return (d_code.size() + d_bytecode.size()) * 64 + d_frames.size() * (sizeof(StoredFrame) + 64) + d_frameBytes;
 }
 
 }  // namespace allocscope::v8frames

@@ -3,11 +3,10 @@
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <mutex>
 #include <string>
-#include <unordered_map>
-#include <vector>
+
+#include "util/private-heap.h"
 
 namespace allocscope::v8frames {
 
@@ -39,9 +38,9 @@ class JsCodeMap {
 
   // add records JIT code [start, start + size) of `isolate` running `frame`; code it overlaps
   // was collected (V8 reuses the space), so those entries go.
-  void add(const void* isolate, uintptr_t start, size_t size, JsFrame frame);
+  void add(const void* isolate, uintptr_t start, size_t size, const JsFrame& frame);
   // addBytecode records a bytecode array's bytecodes the same way.
-  void addBytecode(const void* isolate, uintptr_t start, size_t size, JsFrame frame);
+  void addBytecode(const void* isolate, uintptr_t start, size_t size, const JsFrame& frame);
   // move follows code or a bytecode array that the GC moved.
   void move(uintptr_t from, uintptr_t to);
   // removeIsolate forgets an isolate's code when it is torn down (its space will be reused).
@@ -85,11 +84,19 @@ class JsCodeMap {
     };
     // eraseOverlapping drops the ranges that [start, end) overlaps.
     void eraseOverlapping(uintptr_t start, uintptr_t end);
-    std::map<uintptr_t, Range> d_byStart;
+    util::PrivateMap<uintptr_t, Range> d_byStart;
+  };
+
+  // A JsFrame as the map keeps it: on the private heap, like every entry (see util/private-heap.h).
+  struct StoredFrame {
+    util::PrivateString function;
+    util::PrivateString script;
+    int line;
+    int column;
   };
 
   void beforeChange() const;
-  uint32_t internLocked(JsFrame frame);
+  uint32_t internLocked(const JsFrame& frame);
   uintptr_t translateLocked(uintptr_t pc);
   void widenSpanLocked(uintptr_t start, uintptr_t end);
 
@@ -106,9 +113,9 @@ class JsCodeMap {
   // Every JIT code range lies in [d_spanStart, d_spanEnd) (widened as code comes, never narrowed).
   uintptr_t d_spanStart = UINTPTR_MAX;
   uintptr_t d_spanEnd = 0;
-  std::vector<JsFrame> d_frames;
+  util::PrivateVector<StoredFrame> d_frames;
   size_t d_frameBytes = 0;  // the strings of d_frames and of their keys
-  std::unordered_map<std::string, uint32_t> d_frameIds;  // key: function, script, line, column
+  util::PrivateHashMap<util::PrivateString, uint32_t, util::StringHash> d_frameIds;  // key: function, script, line, column
 };
 
 }  // namespace allocscope::v8frames

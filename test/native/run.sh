@@ -7,7 +7,8 @@
 #       table, sampler, sample budget, aggregator, sample recorder, unwinder, JS code map), plus the symbolizer test
 #       (test/native/run-symbolizer-test.sh) when it exists.
 # tsan: ThreadSanitizer for the tests with threads (ring buffer, drain signal, address table, aggregator,
-#       the unwinder's shared caches, the JS code map).
+#       the unwinder's shared caches, the JS code map, the private heap). The private heap's test runs here
+#       only: under AddressSanitizer the private heap is operator new (util/private-heap.cc).
 # Prints each test's TAP output; exits nonzero if any build or test fails.
 set -u
 cd "$(dirname "$0")/../.."
@@ -27,7 +28,7 @@ common=(-std=c++20 -O1 -g -fno-omit-frame-pointer -Inative -pthread)
 asan_flags=(-fsanitize=address,undefined -fno-sanitize-recover=all)
 tsan_flags=(-fsanitize=thread)
 asan_tests=(ring-buffer-test drain-signal-test address-table-test sampler-test sample-budget-test aggregator-test sample-recorder-test unwind-test js-code-map-test)
-tsan_tests=(ring-buffer-test drain-signal-test address-table-test aggregator-test unwind-test js-code-map-test)
+tsan_tests=(ring-buffer-test drain-signal-test address-table-test aggregator-test unwind-test js-code-map-test private-heap-test)
 jobs="$(nproc 2>/dev/null || echo 2)"
 # A hung test (a lost wakeup, a livelock) fails after this long instead of stalling the run.
 test_timeout="${NATIVE_TEST_TIMEOUT:-300}"
@@ -39,10 +40,11 @@ export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
 # The code under test besides the header(s) the test includes.
 extra_sources() {
   case "$1" in
-    aggregator-test) echo native/aggregate/aggregator.cc ;;
+    aggregator-test) echo native/aggregate/aggregator.cc native/util/private-heap.cc ;;
     sampler-test) echo native/sampler/sampler.cc ;;
     sample-recorder-test) echo native/aggregate/sample-recorder.cc native/unwind/*.cc native/sampler/sampler.cc ;;
-    js-code-map-test) echo native/v8/js-code-map.cc ;;
+    js-code-map-test) echo native/v8/js-code-map.cc native/util/private-heap.cc ;;
+    private-heap-test) echo native/util/private-heap.cc ;;
     unwind-test) echo native/unwind/*.cc -rdynamic "-L$out" -lno-frame-pointers "-Wl,-rpath,$PWD/$out" ;;
   esac
 }

@@ -358,7 +358,7 @@ void testFuzz(const LoadedObject& libcObject) {
     std::vector<uint8_t> cut;
     if (size != work.size()) cut.assign(work.begin(), work.begin() + static_cast<ptrdiff_t>(size));
     ElfImage image(cut.empty() ? work.data() : cut.data(), size);
-    std::vector<FunctionSymbol> symbols;
+    allocscope::util::PrivateVector<FunctionSymbol> symbols;
     image.readFunctionSymbols(&symbols);
     for (const FunctionSymbol& symbol : symbols) {
       if (uint64_t{symbol.nameOffset} + symbol.nameLength > size) namesInRange = false;
