@@ -80,7 +80,7 @@ size_t ElfImage::readSymbolSection(const Elf64_Shdr& table,
   }
   const char* stringData = reinterpret_cast<const char*>(d_data + strings.sh_offset);
   uint64_t symbolCount = table.sh_size / sizeof(Elf64_Sym);
-  // One allocation, not a doubling series of copies (node's table is ~70,000 functions). The
+  // One allocation, not a doubling series of copies (node's .symtab holds ~110,000 entries). The
   // pages reserved for entries that are not functions are never touched.
   out->reserve(out->size() + symbolCount);
   size_t appended = 0;
