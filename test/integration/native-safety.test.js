@@ -174,6 +174,7 @@ describe('native', () => {
 
   it('makes continuous profiling\'s native profiles per period: alloc counts its period only, in-use what is live, each reaching back to the previous', () => {
     const r = scenario('per-period');
+    assert.equal(r.dropped, 0, 'samples dropped (ring, address table or stack table full)');
     assert.deepEqual(r.periods.map((p) => p.blocks), [
       { alloc: 10, inuse: 0 }, // allocated and freed in period 1
       { alloc: 4, inuse: 4 }, // allocated in period 2 and kept

@@ -45,6 +45,21 @@ function runScript(script, args) {
   });
 }
 
+/**
+ * failureDiagnostics returns the YAML block under each failing test of a TAP stream (its error
+ * message and the child's output), at most 60 lines each: the tail of the stream rarely has it.
+ */
+function failureDiagnostics(tap) {
+  const lines = tap.split('\n');
+  const blocks = [];
+  lines.forEach((line, at) => {
+    if (!/^\s*not ok /.test(line)) return;
+    const end = lines.findIndex((next, i) => i > at && /^\s*\.\.\.$/.test(next));
+    blocks.push(lines.slice(at, end < 0 ? at + 60 : Math.min(end + 1, at + 60)).join('\n'));
+  });
+  return blocks.join('\n');
+}
+
 /** cannotBuild skips the test (true) where sanitized native code cannot be built and run. */
 function cannotBuild(t) {
   if (process.platform !== 'linux') {
@@ -95,6 +110,7 @@ test(
 
     const { status, signal, timedOut, output } = await runScript('test/native/run-addon-asan.sh', []);
     const context = output.split('\n').filter((line) => /not ok|ERROR: |runtime error|Sanitizer|^# (tests|pass|fail)/.test(line)).join('\n') +
+      `\n--- what the failing tests said ---\n${failureDiagnostics(output)}` +
       `\n--- last lines ---\n${output.split('\n').slice(-40).join('\n')}`;
     assert.equal(timedOut, false, `run-addon-asan.sh took longer than ${TIMEOUT_MS / 1000}s\n${context}`);
     assert.equal(signal, null, `run-addon-asan.sh was killed by ${signal}\n${context}`);
